@@ -1,0 +1,161 @@
+//! Ledger routes: the latest checkpoint, entries, proofs, and officers' notes.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::AppState;
+use super::error::ApiError;
+use super::extract::{Caller, Json, Query};
+use crate::auth::Action;
+use crate::ledger::entry::{Event, Note};
+use crate::ledger::reader::{ConsistencyProof, InclusionProof};
+
+/// Most entries answered at once.
+const MAX_PAGE: u64 = 1000;
+/// Longest note, in characters.
+const MAX_NOTE_CHARS: usize = 4000;
+
+/// `GET /api/v1/ledger/checkpoint`: the latest signed checkpoint, as C2SP text.
+pub async fn checkpoint(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require(Action::ReadLedger)?;
+    let (_, note) = state.with_reader(|r| r.latest_checkpoint()).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EntriesQuery {
+    #[serde(default)]
+    from: u64,
+    limit: Option<u64>,
+}
+
+#[derive(Serialize)]
+pub(super) struct EntriesPage {
+    from: u64,
+    entries: Vec<Box<RawValue>>,
+}
+
+/// `GET /api/v1/ledger/entries?from=&limit=`: entries as their canonical JSON.
+pub async fn entries(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<EntriesQuery>,
+) -> Result<axum::Json<EntriesPage>, ApiError> {
+    caller.require(Action::ReadLedger)?;
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit must be between 1 and {MAX_PAGE}"),
+        ));
+    }
+    let from = q.from;
+    let raw = state.with_reader(move |r| r.entries(from, limit)).await?;
+    let entries = raw
+        .into_iter()
+        .map(|b| {
+            String::from_utf8(b)
+                .ok()
+                .and_then(|s| RawValue::from_string(s).ok())
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| ApiError::unavailable("entries", &"a stored entry is not JSON"))?;
+    Ok(axum::Json(EntriesPage { from, entries }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct InclusionQuery {
+    index: u64,
+    size: Option<u64>,
+}
+
+/// `GET /api/v1/ledger/proof/inclusion?index=&size=`.
+pub async fn inclusion(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<InclusionQuery>,
+) -> Result<axum::Json<InclusionProof>, ApiError> {
+    caller.require(Action::ReadLedger)?;
+    Ok(axum::Json(
+        state
+            .with_reader(move |r| r.inclusion_proof(q.index, q.size))
+            .await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ConsistencyQuery {
+    from: u64,
+    to: Option<u64>,
+}
+
+/// `GET /api/v1/ledger/proof/consistency?from=&to=`.
+pub async fn consistency(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ConsistencyQuery>,
+) -> Result<axum::Json<ConsistencyProof>, ApiError> {
+    caller.require(Action::ReadLedger)?;
+    Ok(axum::Json(
+        state
+            .with_reader(move |r| r.consistency_proof(q.from, q.to))
+            .await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NoteBody {
+    text: String,
+}
+
+#[derive(Serialize)]
+pub(super) struct NoteCreated {
+    seq: u64,
+}
+
+/// `POST /api/v1/log/notes` `{"text": …}`: appends a note by the token's holder; answers once durable.
+pub async fn post_note(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NoteBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let author = caller.require(Action::WriteNote)?.name.clone();
+    let text = body.text;
+    if text.trim().is_empty() {
+        return Err(ApiError::bad_request("invalid_note", "the note is empty"));
+    }
+    if text.chars().count() > MAX_NOTE_CHARS {
+        return Err(ApiError::bad_request(
+            "invalid_note",
+            format!("a note has at most {MAX_NOTE_CHARS} characters"),
+        ));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(ApiError::bad_request(
+            "invalid_note",
+            "the note holds control characters",
+        ));
+    }
+    let appended = state
+        .writer()
+        .append(vec![Event::Note(Note { author, text })])
+        .await?;
+    let seq = *appended
+        .seqs
+        .first()
+        .ok_or_else(|| ApiError::unavailable("note", &"no sequence number returned"))?;
+    Ok((StatusCode::CREATED, axum::Json(NoteCreated { seq })))
+}

@@ -1,0 +1,153 @@
+//! The local HTTP API (axum): routes, roles and errors. Only this module chooses HTTP statuses.
+//!
+//! [`serve`] takes its listener and a shutdown future, so the binary passes Ctrl-C and SIGTERM and the
+//! tests bind `127.0.0.1:0`. Every route but `/healthz` needs a bearer token whose role may do what the
+//! route does ([`crate::auth::Role::may`]). Reads run on pooled read-only connections; writes go through
+//! the one ledger [`writer::Writer`] and are answered only once durable.
+
+pub mod error;
+pub mod extract;
+mod ledger_routes;
+pub mod writer;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+
+use crate::ledger::{LedgerError, LedgerReader};
+use crate::store::{Open, Store, StoreError};
+use error::ApiError;
+use writer::Writer;
+
+/// Largest request body accepted by any route.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Idle connections kept per pool.
+const POOL_SIZE: usize = 8;
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    writer: Writer,
+    data_dir: PathBuf,
+    /// Idle read connections. A std Mutex: it is held only to push or pop, never across an await.
+    readers: Mutex<Vec<LedgerReader>>,
+    /// Idle connections for token lookups.
+    stores: Mutex<Vec<Store>>,
+}
+
+impl AppState {
+    /// State for a ledger in `data_dir` written through `writer`.
+    pub fn new(writer: Writer, data_dir: PathBuf) -> Self {
+        AppState {
+            inner: Arc::new(Inner {
+                writer,
+                data_dir,
+                readers: Mutex::new(Vec::new()),
+                stores: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// The ledger writer.
+    pub fn writer(&self) -> &Writer {
+        &self.inner.writer
+    }
+
+    /// Runs `f` on a pooled ledger reader, off the async threads.
+    pub async fn with_reader<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut LedgerReader) -> Result<T, LedgerError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let inner = self.inner.clone();
+        let r = tokio::task::spawn_blocking(move || {
+            let popped = inner
+                .readers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop();
+            let mut reader = match popped {
+                Some(r) => r,
+                None => LedgerReader::open(&inner.data_dir)?,
+            };
+            let out = f(&mut reader);
+            let mut pool = inner.readers.lock().unwrap_or_else(|e| e.into_inner());
+            if pool.len() < POOL_SIZE {
+                pool.push(reader);
+            }
+            out
+        })
+        .await;
+        r.map_err(|e| ApiError::unavailable("reader task", &e))?
+            .map_err(ApiError::from)
+    }
+
+    /// Runs `f` on a pooled store connection, off the async threads.
+    pub async fn with_store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let inner = self.inner.clone();
+        let r = tokio::task::spawn_blocking(move || {
+            let popped = inner.stores.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let mut store = match popped {
+                Some(s) => s,
+                None => Store::open(&inner.data_dir, Open::MustExist)?,
+            };
+            let out = f(&mut store);
+            let mut pool = inner.stores.lock().unwrap_or_else(|e| e.into_inner());
+            if pool.len() < POOL_SIZE {
+                pool.push(store);
+            }
+            out
+        })
+        .await;
+        r.map_err(|e| ApiError::unavailable("store task", &e))?
+            .map_err(|e| ApiError::unavailable("store", &e))
+    }
+}
+
+/// The routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health))
+        .route("/api/v1/ledger/checkpoint", get(ledger_routes::checkpoint))
+        .route("/api/v1/ledger/entries", get(ledger_routes::entries))
+        .route(
+            "/api/v1/ledger/proof/inclusion",
+            get(ledger_routes::inclusion),
+        )
+        .route(
+            "/api/v1/ledger/proof/consistency",
+            get(ledger_routes::consistency),
+        )
+        .route("/api/v1/log/notes", post(ledger_routes::post_note))
+        .fallback(|| async { ApiError::not_found() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then finishes the requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

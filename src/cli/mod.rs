@@ -1,0 +1,99 @@
+//! The command line: clap types, then one function per command. Commands return `anyhow` errors with
+//! context; [`exit_code`] sorts them for `main`.
+
+mod bench;
+mod ledger_cmd;
+mod serve;
+mod tokens_cmd;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use tally::clock::{Clock, SystemClock};
+use tally::config::{Config, ConfigError};
+use tally::ledger::verify::VerifyError;
+
+/// tally: biometric gate appliance service.
+#[derive(Debug, Parser)]
+#[command(version, about, propagate_version = true)]
+pub struct Args {
+    /// Configuration file (TOML). Without one, embedded defaults apply.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory (overrides the configuration's `data_dir`).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service: the API, the ledger writer.
+    Serve {
+        /// Address to listen on (overrides `[api] listen`); port 0 picks a free one.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// The signed movement ledger.
+    #[command(subcommand)]
+    Ledger(ledger_cmd::LedgerCommand),
+    /// API tokens.
+    #[command(subcommand)]
+    Tokens(tokens_cmd::TokensCommand),
+}
+
+impl Args {
+    /// Parses the command line (clap validates syntax; the configuration is validated in [`run`]).
+    pub fn parse_validated() -> Result<Args, clap::Error> {
+        Args::try_parse()
+    }
+}
+
+/// Everything a command needs, validated.
+struct Ctx {
+    config: Config,
+    clock: Arc<dyn Clock>,
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut config = Config::load(args.config.as_deref())?;
+    if let Some(d) = args.data_dir {
+        config.data_dir = d;
+    }
+    let ctx = Ctx {
+        config,
+        clock: Arc::new(SystemClock::new()),
+    };
+    match args.command {
+        Command::Serve { listen } => serve::run(ctx, listen),
+        Command::Ledger(c) => ledger_cmd::run(&ctx, c),
+        Command::Tokens(c) => tokens_cmd::run(&ctx, c),
+    }
+}
+
+/// 2 for configuration errors, 3 for a ledger that does not verify, 1 for anything else.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<ConfigError>().is_some() {
+        2
+    } else if e.downcast_ref::<VerifyError>().is_some() {
+        3
+    } else {
+        1
+    }
+}
+
+/// Opens the existing ledger (commands other than `serve` and `ledger init` never create one).
+fn open_ledger(ctx: &Ctx) -> anyhow::Result<tally::ledger::Ledger> {
+    let l = tally::ledger::Ledger::open(&ctx.config.data_dir, ctx.clock.clone())
+        .with_context(|| format!("opening the ledger in {}", ctx.config.data_dir.display()))?;
+    l.check_identity(
+        ctx.config.facility_id.as_deref(),
+        ctx.config.appliance_id.as_deref(),
+    )?;
+    Ok(l)
+}

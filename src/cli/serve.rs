@@ -1,0 +1,103 @@
+//! `tally serve`: opens (or on first start creates) the ledger, records the boot, serves the API, and on
+//! SIGINT or SIGTERM finishes the requests in flight and records the shutdown.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tracing::info;
+
+use super::Ctx;
+use tally::api::{self, AppState, writer::Writer};
+use tally::ledger::entry::{Boot, Event};
+use tally::ledger::{Ledger, LedgerError};
+
+/// How often the writer compares the wall clock with the monotonic clock.
+const CLOCK_CHECK: Duration = Duration::from_secs(10);
+
+pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    let cfg = &ctx.config;
+    let dir = cfg.data_dir.clone();
+    let mut ledger = match Ledger::open(&dir, ctx.clock.clone()) {
+        Ok(l) => {
+            l.check_identity(cfg.facility_id.as_deref(), cfg.appliance_id.as_deref())?;
+            l
+        }
+        Err(LedgerError::Missing(_)) => {
+            let l = Ledger::create(
+                &dir,
+                &cfg.facility_id_or_default(),
+                &cfg.appliance_id_or_default(),
+                ctx.clock.clone(),
+            )?;
+            info!(origin = %l.identity().origin, dir = %dir.display(), "created a new ledger");
+            l
+        }
+        Err(e) => {
+            return Err(e).with_context(|| format!("opening the ledger in {}", dir.display()));
+        }
+    };
+    let clean_start = ledger.reader()?.last_kind()?.as_deref() == Some("shutdown");
+    let software = format!("tally {}", env!("CARGO_PKG_VERSION"));
+    ledger
+        .append(vec![Event::Boot(Boot {
+            software,
+            clean_start,
+        })])
+        .context("recording the boot")?;
+    info!(origin = %ledger.identity().origin, clean_start, "ledger open");
+
+    let (writer, writer_thread) = Writer::spawn(ledger, dir.clone(), ctx.clock.clone())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let addr = listen.unwrap_or(cfg.listen);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        let local = listener.local_addr()?;
+        info!(addr = %local, "API listening");
+        // A line on stdout for supervisors and tests that start tally on port 0.
+        println!("listening on {local}");
+        let ticker = {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(CLOCK_CHECK);
+                loop {
+                    every.tick().await;
+                    writer.check_clock().await;
+                }
+            })
+        };
+        api::serve(
+            listener,
+            AppState::new(writer, dir.clone()),
+            shutdown_signal(),
+        )
+        .await?;
+        ticker.abort();
+        anyhow::Ok(())
+    })?;
+    // Every handle to the writer is gone once the server and the ticker are: it records the shutdown
+    // and stops. Wait for it, so the process exits only after that entry is durable.
+    drop(runtime);
+    writer_thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("the ledger writer panicked"))?;
+    info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    info!("stopping");
+}

@@ -1,0 +1,283 @@
+//! The configuration: one validated type, loaded once, with defaults that need no file at all.
+//!
+//! A file is TOML. Unknown keys and bad values are refused with the file, line and reason, before
+//! anything runs; a value that is absent takes its default. With no file, tally runs on embedded
+//! defaults: data under `./tally-data`, API on `127.0.0.1:8080`.
+//!
+//! ```toml
+//! data_dir = "/var/lib/tally"
+//!
+//! [facility]
+//! id = "makala"                 # part of the ledger's name: letters, digits, '.', '_', '-'
+//! name = "Makala Central Prison"
+//!
+//! [appliance]
+//! id = "gate-north-1"           # default: derived from /etc/machine-id at first start
+//!
+//! [api]
+//! listen = "127.0.0.1:8080"
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// Default data directory, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "./tally-data";
+/// Default API address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default facility id.
+pub const DEFAULT_FACILITY_ID: &str = "facility";
+/// Default facility name.
+pub const DEFAULT_FACILITY_NAME: &str = "Unnamed facility";
+
+/// A configuration that was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration file {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file holds an unknown key or a bad value.
+    #[error("{path}:{line}: {reason}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the offending key or value.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// tally's configuration, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Where the database and keys live.
+    pub data_dir: PathBuf,
+    /// Facility id (part of the ledger origin), if configured.
+    pub facility_id: Option<String>,
+    /// Facility display name.
+    pub facility_name: String,
+    /// Appliance id (part of the ledger origin), if configured.
+    pub appliance_id: Option<String>,
+    /// API listen address.
+    pub listen: SocketAddr,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            facility_id: None,
+            facility_name: DEFAULT_FACILITY_NAME.into(),
+            appliance_id: None,
+            listen: DEFAULT_LISTEN
+                .parse()
+                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    data_dir: Option<Spanned<String>>,
+    #[serde(default)]
+    facility: RawFacility,
+    #[serde(default)]
+    appliance: RawAppliance,
+    #[serde(default)]
+    api: RawApi,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFacility {
+    id: Option<Spanned<String>>,
+    name: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAppliance {
+    id: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    listen: Option<Spanned<String>>,
+}
+
+/// Whether `s` may name a facility or an appliance (it becomes part of a signed-note key name).
+pub fn valid_id(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+impl Config {
+    /// Loads `path`, or the defaults when `None`.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Parses and validates configuration text; `path` is only used in messages.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let invalid = |span: std::ops::Range<usize>, reason: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            line: text[..span.start.min(text.len())].matches('\n').count() + 1,
+            reason,
+        };
+        let raw: Raw = toml::from_str(text)
+            .map_err(|e| invalid(e.span().unwrap_or(0..0), e.message().to_owned()))?;
+        let mut c = Config::default();
+        if let Some(d) = raw.data_dir {
+            if d.get_ref().is_empty() {
+                return Err(invalid(d.span(), "data_dir must not be empty".into()));
+            }
+            c.data_dir = PathBuf::from(d.into_inner());
+        }
+        let id = |v: Option<Spanned<String>>, what: &str| -> Result<Option<String>, ConfigError> {
+            match v {
+                Some(s) if !valid_id(s.get_ref()) => Err(invalid(
+                    s.span(),
+                    format!(
+                        "{what} {:?} must be 1 to 64 letters, digits, '.', '_' or '-'",
+                        s.get_ref()
+                    ),
+                )),
+                v => Ok(v.map(Spanned::into_inner)),
+            }
+        };
+        c.facility_id = id(raw.facility.id, "facility id")?;
+        c.appliance_id = id(raw.appliance.id, "appliance id")?;
+        if let Some(n) = raw.facility.name {
+            let ok = !n.get_ref().trim().is_empty()
+                && n.get_ref().len() <= 200
+                && !n.get_ref().chars().any(char::is_control);
+            if !ok {
+                return Err(invalid(
+                    n.span(),
+                    "facility name must be 1 to 200 printable characters".into(),
+                ));
+            }
+            c.facility_name = n.into_inner();
+        }
+        if let Some(l) = raw.api.listen {
+            c.listen = l.get_ref().parse().map_err(|_| {
+                invalid(
+                    l.span(),
+                    format!(
+                        "listen {:?} is not an address like 127.0.0.1:8080",
+                        l.get_ref()
+                    ),
+                )
+            })?;
+        }
+        Ok(c)
+    }
+
+    /// The facility id to create a ledger with: the configured one or the default.
+    pub fn facility_id_or_default(&self) -> String {
+        self.facility_id
+            .clone()
+            .unwrap_or_else(|| DEFAULT_FACILITY_ID.into())
+    }
+
+    /// The appliance id to create a ledger with: the configured one, else one derived from the machine id
+    /// (stable across reinstalls of the software on the same box).
+    pub fn appliance_id_or_default(&self) -> String {
+        self.appliance_id.clone().unwrap_or_else(|| {
+            let machine = std::fs::read_to_string("/etc/machine-id").unwrap_or_default();
+            let short: String = machine
+                .trim()
+                .chars()
+                .filter(char::is_ascii_hexdigit)
+                .take(8)
+                .collect();
+            if short.len() == 8 {
+                format!("appliance-{short}")
+            } else {
+                "appliance".into()
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("tally.toml"), text)
+    }
+
+    #[test]
+    fn no_file_means_defaults() {
+        let c = Config::load(None).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("./tally-data"));
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(parse("").unwrap(), c);
+    }
+
+    #[test]
+    fn a_full_file_is_read() {
+        let c = parse(
+            "data_dir = \"/var/lib/tally\"\n[facility]\nid = \"makala\"\nname = \"Makala\"\n\
+             [appliance]\nid = \"gate-1\"\n[api]\nlisten = \"0.0.0.0:9000\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.facility_id.as_deref(), Some("makala"));
+        assert_eq!(c.appliance_id.as_deref(), Some("gate-1"));
+        assert_eq!(c.listen.port(), 9000);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_file_line_and_reason() {
+        let e = parse("[api]\nlisten = \"127.0.0.1:8080\"\nlisten_port = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("tally.toml:3: unknown field `listen_port`"),
+            "{e}"
+        );
+        let e = parse("\n[api]\nlisten = \"nowhere\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("tally.toml:3: listen \"nowhere\""), "{e}");
+        let e = parse("[facility]\nid = \"has space\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("tally.toml:2: facility id"), "{e}");
+        let e = parse("[api]\nlisten = 8080\n").unwrap_err().to_string();
+        assert!(e.starts_with("tally.toml:2: invalid type"), "{e}");
+        let e = parse("[nonsense]\n").unwrap_err().to_string();
+        assert!(
+            e.starts_with("tally.toml:1: unknown field `nonsense`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_example_configuration_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("provisioning/tally.toml");
+        let c = Config::load(Some(&path)).unwrap();
+        assert!(c.facility_id.is_some());
+    }
+}

@@ -1,0 +1,263 @@
+//! Read-only access to the ledger: the latest checkpoint, entries, and proofs against released checkpoints.
+//!
+//! A [`LedgerReader`] has its own connection, so the API can read while the writer commits (WAL readers
+//! never block the writer). Every answer comes from one snapshot.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::LedgerError;
+use super::merkle::{self, Hash};
+use crate::store::{Open, Store, StoreError};
+
+/// Serialises hashes as standard padded base64, as checkpoints write them.
+pub mod b64 {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    use crate::ledger::merkle::Hash;
+
+    /// Decodes one hash.
+    pub fn decode(s: &str) -> Option<Hash> {
+        STANDARD
+            .decode(s)
+            .ok()
+            .and_then(|v| Hash::try_from(v.as_slice()).ok())
+    }
+
+    /// One hash.
+    pub fn serialize<S: Serializer>(h: &Hash, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(h))
+    }
+
+    /// One hash.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Hash, D::Error> {
+        let s = <&str>::deserialize(d)?;
+        decode(s).ok_or_else(|| D::Error::custom("not a base64 SHA-256 hash"))
+    }
+
+    /// A list of hashes.
+    pub mod list {
+        use super::*;
+        use serde::ser::SerializeSeq;
+
+        /// A list of hashes.
+        pub fn serialize<S: Serializer>(hs: &[Hash], s: S) -> Result<S::Ok, S::Error> {
+            let mut seq = s.serialize_seq(Some(hs.len()))?;
+            for h in hs {
+                seq.serialize_element(&STANDARD.encode(h))?;
+            }
+            seq.end()
+        }
+
+        /// A list of hashes.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Hash>, D::Error> {
+            let v = Vec::<&str>::deserialize(d)?;
+            v.into_iter()
+                .map(|s| decode(s).ok_or_else(|| D::Error::custom("not a base64 SHA-256 hash")))
+                .collect()
+        }
+    }
+}
+
+/// Proof that entry `index` is in the tree of `size` entries whose root is `root`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InclusionProof {
+    /// The entry.
+    pub index: u64,
+    /// The tree size.
+    pub size: u64,
+    /// `SHA-256(0x00 ‖ entry bytes)`.
+    #[serde(with = "b64")]
+    pub leaf_hash: Hash,
+    /// Root of the tree of `size` entries.
+    #[serde(with = "b64")]
+    pub root: Hash,
+    /// The audit path, from the leaf up.
+    #[serde(with = "b64::list")]
+    pub hashes: Vec<Hash>,
+    /// The signed checkpoint for `size`.
+    pub checkpoint: String,
+}
+
+impl InclusionProof {
+    /// Checks the path against the root (the checkpoint's signature is checked by whoever trusts it).
+    pub fn verify(&self) -> Result<(), merkle::ProofError> {
+        merkle::verify_inclusion(
+            self.index,
+            self.size,
+            &self.leaf_hash,
+            &self.hashes,
+            &self.root,
+        )
+    }
+}
+
+/// Proof that the tree of `from` entries is a prefix of the tree of `to` entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsistencyProof {
+    /// Older size.
+    pub from: u64,
+    /// Newer size.
+    pub to: u64,
+    /// Root at `from`.
+    #[serde(with = "b64")]
+    pub from_root: Hash,
+    /// Root at `to`.
+    #[serde(with = "b64")]
+    pub to_root: Hash,
+    /// The proof hashes.
+    #[serde(with = "b64::list")]
+    pub hashes: Vec<Hash>,
+}
+
+impl ConsistencyProof {
+    /// Checks the proof between its two roots.
+    pub fn verify(&self) -> Result<(), merkle::ProofError> {
+        merkle::verify_consistency(
+            self.from,
+            self.to,
+            &self.from_root,
+            &self.to_root,
+            &self.hashes,
+        )
+    }
+}
+
+/// Read-only ledger access with its own connection.
+#[derive(Debug)]
+pub struct LedgerReader {
+    store: Store,
+}
+
+impl LedgerReader {
+    /// Opens the ledger in `data_dir` for reading; it must exist.
+    pub fn open(data_dir: &Path) -> Result<LedgerReader, LedgerError> {
+        let mut store = Store::open(data_dir, Open::MustExist).map_err(|e| match e {
+            StoreError::Missing(p) => LedgerError::Missing(p),
+            e => LedgerError::Store(e),
+        })?;
+        if store.ledger_read(|v| v.identity())?.is_none() {
+            return Err(LedgerError::Missing(data_dir.to_owned()));
+        }
+        Ok(LedgerReader { store })
+    }
+
+    /// The latest released checkpoint: size and note.
+    pub fn latest_checkpoint(&mut self) -> Result<(u64, String), LedgerError> {
+        self.store
+            .ledger_read(|v| v.latest_checkpoint())?
+            .ok_or_else(|| LedgerError::Corrupt("the ledger has no checkpoint".into()))
+    }
+
+    /// Up to `limit` entries from `from`, as their canonical bytes, among those covered by the latest
+    /// checkpoint.
+    pub fn entries(&mut self, from: u64, limit: u64) -> Result<Vec<Vec<u8>>, LedgerError> {
+        Ok(self.store.ledger_read(|v| {
+            let size = v.latest_checkpoint()?.map_or(0, |(s, _)| s);
+            let limit = limit.min(size.saturating_sub(from));
+            v.entries(from, limit)
+        })?)
+    }
+
+    /// The inclusion proof of entry `index` in the tree of `size` entries (default: the latest checkpoint).
+    /// `size` must be one at which a checkpoint was released, so the proof ends at a signed root.
+    pub fn inclusion_proof(
+        &mut self,
+        index: u64,
+        size: Option<u64>,
+    ) -> Result<InclusionProof, LedgerError> {
+        self.store.ledger_read(|v| {
+            let (size, checkpoint) = match released(&v, size)? {
+                Ok(r) => r,
+                Err(e) => return Ok(Err(e)),
+            };
+            let hashes = match merkle::inclusion_proof(&v, index, size)? {
+                Ok(h) => h,
+                Err(e) => return Ok(Err(e.into())),
+            };
+            let bytes = v
+                .entry(index)?
+                .ok_or(StoreError::Invalid("entry below the tree size is missing"))?;
+            let root = merkle::root(&v, size)?;
+            Ok(Ok(InclusionProof {
+                index,
+                size,
+                leaf_hash: merkle::leaf_hash(&bytes),
+                root,
+                hashes,
+                checkpoint,
+            }))
+        })?
+    }
+
+    /// The consistency proof between trees of `from` and `to` entries (default `to`: the latest checkpoint).
+    pub fn consistency_proof(
+        &mut self,
+        from: u64,
+        to: Option<u64>,
+    ) -> Result<ConsistencyProof, LedgerError> {
+        self.store.ledger_read(|v| {
+            let to = match released(&v, to)? {
+                Ok((to, _)) => to,
+                Err(e) => return Ok(Err(e)),
+            };
+            let hashes = match merkle::consistency_proof(&v, from, to)? {
+                Ok(h) => h,
+                Err(e) => return Ok(Err(e.into())),
+            };
+            let (from_root, to_root) = (merkle::root(&v, from)?, merkle::root(&v, to)?);
+            Ok(Ok(ConsistencyProof {
+                from,
+                to,
+                from_root,
+                to_root,
+                hashes,
+            }))
+        })?
+    }
+
+    /// The kind of the last entry (`None` for an empty ledger).
+    pub fn last_kind(&mut self) -> Result<Option<String>, LedgerError> {
+        let last = self.store.ledger_read(|v| match v.size()?.checked_sub(1) {
+            Some(seq) => v.entry(seq),
+            None => Ok(None),
+        })?;
+        last.map(|bytes| {
+            super::entry::Entry::parse_lenient(&bytes)
+                .map(|e| e.event.kind().to_owned())
+                .map_err(|e| LedgerError::Corrupt(format!("last entry: {e}")))
+        })
+        .transpose()
+    }
+
+    /// The signed checkpoint released at `size`.
+    pub fn checkpoint_at(&mut self, size: u64) -> Result<String, LedgerError> {
+        self.store
+            .ledger_read(|v| v.checkpoint_at(size))?
+            .ok_or(LedgerError::NoCheckpointAt(size))
+    }
+
+    pub(super) fn store(&mut self) -> &mut Store {
+        &mut self.store
+    }
+}
+
+/// The size asked for (or the latest) and the checkpoint released there.
+fn released(
+    v: &crate::store::ledger::LedgerView<'_>,
+    size: Option<u64>,
+) -> Result<Result<(u64, String), LedgerError>, StoreError> {
+    let latest = v
+        .latest_checkpoint()?
+        .ok_or(StoreError::Invalid("the ledger has no checkpoint"))?;
+    Ok(match size {
+        None => Ok(latest),
+        Some(s) => v
+            .checkpoint_at(s)?
+            .map(|note| (s, note))
+            .ok_or(LedgerError::NoCheckpointAt(s)),
+    })
+}

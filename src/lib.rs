@@ -1,0 +1,22 @@
+//! tally: the service of a prison gate appliance.
+//!
+//! It identifies people by fingerprint, releases a turnstile for exactly one passage, records every
+//! movement in a signed ledger that auditors verify with independent tools, and serves a local API.
+//! See `ARCHITECTURE.md` beside the project for the invariants this code keeps.
+//!
+//! # Layout
+//! - [`config`]: the one validated configuration type, loaded once, with defaults for everything.
+//! - [`clock`]: wall clock, time since boot and boot id, injectable for tests.
+//! - [`store`]: the SQLite database; the only module that speaks SQL.
+//! - [`ledger`]: canonical entries, the RFC 6962 tree, signed C2SP checkpoints, proofs, export, verify.
+//! - [`auth`]: API tokens and roles.
+//! - [`api`]: the axum routes, their errors and the ledger writer task behind them.
+//!
+//! The binary (`main.rs` and its `cli` module) parses the command line and runs the commands on these.
+
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod ledger;
+pub mod store;
