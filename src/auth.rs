@@ -28,13 +28,7 @@ pub enum Role {
 }
 
 /// Every role.
-pub const ROLES: [Role; 5] = [
-    Role::Guard,
-    Role::Enroller,
-    Role::Supervisor,
-    Role::Auditor,
-    Role::Admin,
-];
+pub const ROLES: [Role; 5] = [Role::Guard, Role::Enroller, Role::Supervisor, Role::Auditor, Role::Admin];
 
 /// Something a request may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,27 +125,17 @@ pub fn hash(secret: &str) -> [u8; 32] {
 }
 
 fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b))
 }
 
 /// Creates a token; the secret is returned once and never stored.
-pub fn create(
-    store: &mut Store,
-    name: &str,
-    role: &str,
-    now: &str,
-) -> Result<(Secret, Role), AuthError> {
+pub fn create(store: &mut Store, name: &str, role: &str, now: &str) -> Result<(Secret, Role), AuthError> {
     if !valid_name(name) {
         return Err(AuthError::BadName(name.to_owned()));
     }
     let role = Role::parse(role).ok_or_else(|| AuthError::BadRole(role.to_owned()))?;
     let mut bytes = [0u8; 32];
-    SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| AuthError::Random)?;
+    SystemRandom::new().fill(&mut bytes).map_err(|_| AuthError::Random)?;
     let secret = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
     store.token_insert(name, role.as_str(), &hash(&secret), now)?;
     Ok((Secret(secret), role))
@@ -162,12 +146,7 @@ pub fn authenticate(store: &Store, secret: &str) -> Result<Option<Principal>, St
     if !secret.starts_with(PREFIX) || secret.len() > 128 {
         return Ok(None);
     }
-    Ok(store.token_lookup(&hash(secret))?.and_then(|(name, role)| {
-        Some(Principal {
-            name,
-            role: Role::parse(&role)?,
-        })
-    }))
+    Ok(store.token_lookup(&hash(secret))?.and_then(|(name, role)| Some(Principal { name, role: Role::parse(&role)? })))
 }
 
 #[cfg(test)]
@@ -184,23 +163,11 @@ mod tests {
         assert!(secret.expose().starts_with("tly_"));
         assert_eq!(format!("{secret:?}"), "Secret(..)");
         let p = authenticate(&store, secret.expose()).unwrap().unwrap();
-        assert_eq!(
-            p,
-            Principal {
-                name: "auditor.1".into(),
-                role: Role::Auditor
-            }
-        );
+        assert_eq!(p, Principal { name: "auditor.1".into(), role: Role::Auditor });
         assert_eq!(authenticate(&store, "tly_wrong").unwrap(), None);
         assert_eq!(authenticate(&store, "").unwrap(), None);
-        assert!(matches!(
-            create(&mut store, "x y", "guard", "now"),
-            Err(AuthError::BadName(_))
-        ));
-        assert!(matches!(
-            create(&mut store, "x", "warden", "now"),
-            Err(AuthError::BadRole(_))
-        ));
+        assert!(matches!(create(&mut store, "x y", "guard", "now"), Err(AuthError::BadName(_))));
+        assert!(matches!(create(&mut store, "x", "warden", "now"), Err(AuthError::BadRole(_))));
     }
 
     #[test]

@@ -58,10 +58,7 @@ impl Clock for SystemClock {
     fn since_boot(&self) -> Duration {
         let ts = rustix::time::clock_gettime_dynamic(rustix::time::DynamicClockId::Boottime)
             .unwrap_or_else(|_| rustix::time::clock_gettime(rustix::time::ClockId::Monotonic));
-        Duration::new(
-            ts.tv_sec.max(0) as u64,
-            ts.tv_nsec.clamp(0, 999_999_999) as u32,
-        )
+        Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
     }
 
     fn boot_id(&self) -> &str {
@@ -79,10 +76,7 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock reading `wall` at `since_boot` into boot `boot_id`.
     pub fn new(boot_id: &str, wall: SystemTime, since_boot: Duration) -> Self {
-        ManualClock {
-            boot_id: boot_id.to_owned(),
-            state: Mutex::new((wall, since_boot)),
-        }
+        ManualClock { boot_id: boot_id.to_owned(), state: Mutex::new((wall, since_boot)) }
     }
 
     /// Lets `d` pass on both clocks.
@@ -126,9 +120,7 @@ pub fn rfc3339(t: SystemTime) -> String {
 
 /// Parses the form [`rfc3339`] writes (any RFC 3339 timestamp is accepted).
 pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .ok()
-        .map(SystemTime::from)
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok().map(SystemTime::from)
 }
 
 #[cfg(test)]

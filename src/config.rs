@@ -79,9 +79,7 @@ impl Default for Config {
             facility_id: None,
             facility_name: DEFAULT_FACILITY_NAME.into(),
             appliance_id: None,
-            listen: DEFAULT_LISTEN
-                .parse()
-                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            listen: DEFAULT_LISTEN.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))),
         }
     }
 }
@@ -119,9 +117,7 @@ struct RawApi {
 
 /// Whether `s` may name a facility or an appliance (it becomes part of a signed-note key name).
 pub fn valid_id(s: &str) -> bool {
-    (1..=64).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 impl Config {
@@ -130,10 +126,7 @@ impl Config {
         let Some(path) = path else {
             return Ok(Config::default());
         };
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
         Config::parse(path, &text)
     }
 
@@ -144,8 +137,7 @@ impl Config {
             line: text[..span.start.min(text.len())].matches('\n').count() + 1,
             reason,
         };
-        let raw: Raw = toml::from_str(text)
-            .map_err(|e| invalid(e.span().unwrap_or(0..0), e.message().to_owned()))?;
+        let raw: Raw = toml::from_str(text).map_err(|e| invalid(e.span().unwrap_or(0..0), e.message().to_owned()))?;
         let mut c = Config::default();
         if let Some(d) = raw.data_dir {
             if d.get_ref().is_empty() {
@@ -157,10 +149,7 @@ impl Config {
             match v {
                 Some(s) if !valid_id(s.get_ref()) => Err(invalid(
                     s.span(),
-                    format!(
-                        "{what} {:?} must be 1 to 64 letters, digits, '.', '_' or '-'",
-                        s.get_ref()
-                    ),
+                    format!("{what} {:?} must be 1 to 64 letters, digits, '.', '_' or '-'", s.get_ref()),
                 )),
                 v => Ok(v.map(Spanned::into_inner)),
             }
@@ -172,22 +161,13 @@ impl Config {
                 && n.get_ref().len() <= 200
                 && !n.get_ref().chars().any(char::is_control);
             if !ok {
-                return Err(invalid(
-                    n.span(),
-                    "facility name must be 1 to 200 printable characters".into(),
-                ));
+                return Err(invalid(n.span(), "facility name must be 1 to 200 printable characters".into()));
             }
             c.facility_name = n.into_inner();
         }
         if let Some(l) = raw.api.listen {
             c.listen = l.get_ref().parse().map_err(|_| {
-                invalid(
-                    l.span(),
-                    format!(
-                        "listen {:?} is not an address like 127.0.0.1:8080",
-                        l.get_ref()
-                    ),
-                )
+                invalid(l.span(), format!("listen {:?} is not an address like 127.0.0.1:8080", l.get_ref()))
             })?;
         }
         Ok(c)
@@ -195,9 +175,7 @@ impl Config {
 
     /// The facility id to create a ledger with: the configured one or the default.
     pub fn facility_id_or_default(&self) -> String {
-        self.facility_id
-            .clone()
-            .unwrap_or_else(|| DEFAULT_FACILITY_ID.into())
+        self.facility_id.clone().unwrap_or_else(|| DEFAULT_FACILITY_ID.into())
     }
 
     /// The appliance id to create a ledger with: the configured one, else one derived from the machine id
@@ -205,17 +183,8 @@ impl Config {
     pub fn appliance_id_or_default(&self) -> String {
         self.appliance_id.clone().unwrap_or_else(|| {
             let machine = std::fs::read_to_string("/etc/machine-id").unwrap_or_default();
-            let short: String = machine
-                .trim()
-                .chars()
-                .filter(char::is_ascii_hexdigit)
-                .take(8)
-                .collect();
-            if short.len() == 8 {
-                format!("appliance-{short}")
-            } else {
-                "appliance".into()
-            }
+            let short: String = machine.trim().chars().filter(char::is_ascii_hexdigit).take(8).collect();
+            if short.len() == 8 { format!("appliance-{short}") } else { "appliance".into() }
         })
     }
 }
@@ -250,28 +219,16 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_values_name_file_line_and_reason() {
-        let e = parse("[api]\nlisten = \"127.0.0.1:8080\"\nlisten_port = 3\n")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.starts_with("tally.toml:3: unknown field `listen_port`"),
-            "{e}"
-        );
-        let e = parse("\n[api]\nlisten = \"nowhere\"\n")
-            .unwrap_err()
-            .to_string();
+        let e = parse("[api]\nlisten = \"127.0.0.1:8080\"\nlisten_port = 3\n").unwrap_err().to_string();
+        assert!(e.starts_with("tally.toml:3: unknown field `listen_port`"), "{e}");
+        let e = parse("\n[api]\nlisten = \"nowhere\"\n").unwrap_err().to_string();
         assert!(e.starts_with("tally.toml:3: listen \"nowhere\""), "{e}");
-        let e = parse("[facility]\nid = \"has space\"\n")
-            .unwrap_err()
-            .to_string();
+        let e = parse("[facility]\nid = \"has space\"\n").unwrap_err().to_string();
         assert!(e.starts_with("tally.toml:2: facility id"), "{e}");
         let e = parse("[api]\nlisten = 8080\n").unwrap_err().to_string();
         assert!(e.starts_with("tally.toml:2: invalid type"), "{e}");
         let e = parse("[nonsense]\n").unwrap_err().to_string();
-        assert!(
-            e.starts_with("tally.toml:1: unknown field `nonsense`"),
-            "{e}"
-        );
+        assert!(e.starts_with("tally.toml:1: unknown field `nonsense`"), "{e}");
     }
 
     #[test]

@@ -27,11 +27,7 @@ struct Body<'a> {
 impl ApiError {
     /// An error with a status, a stable code and a message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-        }
+        ApiError { status, code, message: message.into() }
     }
 
     /// 400 with code `code`.
@@ -41,20 +37,12 @@ impl ApiError {
 
     /// 401: no token or an unknown one.
     pub fn unauthenticated() -> Self {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "a valid bearer token is required",
-        )
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "a valid bearer token is required")
     }
 
     /// 403: the token's role may not do this.
     pub fn forbidden(role: crate::auth::Role) -> Self {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!("the {role} role may not do this"),
-        )
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("the {role} role may not do this"))
     }
 
     /// 404 for unknown routes.
@@ -64,21 +52,13 @@ impl ApiError {
 
     /// 405 for a known route with the wrong method.
     pub fn method_not_allowed() -> Self {
-        ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "this route does not take that method",
-        )
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
     }
 
     /// 503: storage is failing; says so without details.
     pub fn unavailable(context: &str, cause: &dyn std::fmt::Display) -> Self {
         error!(cause = %cause, context, "request failed on storage");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ledger_unavailable",
-            "the ledger cannot be read or written now",
-        )
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ledger_unavailable", "the ledger cannot be read or written now")
     }
 
     /// The stable code.
@@ -89,17 +69,9 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut res = (
-            self.status,
-            Json(Body {
-                error: self.code,
-                message: &self.message,
-            }),
-        )
-            .into_response();
+        let mut res = (self.status, Json(Body { error: self.code, message: &self.message })).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            res.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         res
     }

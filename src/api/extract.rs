@@ -26,13 +26,11 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
                 "unsupported_media_type",
                 "the body must be JSON (Content-Type: application/json)",
             )),
-            Err(BytesRejection(r)) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    "the body is larger than this route accepts",
-                ))
-            }
+            Err(BytesRejection(r)) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "the body is larger than this route accepts",
+            )),
             Err(r) => Err(ApiError::bad_request("invalid_body", r.body_text())),
         }
     }
@@ -60,11 +58,7 @@ pub struct Caller(pub Principal);
 impl Caller {
     /// Refuses (403) unless the caller's role may do `action`.
     pub fn require(&self, action: Action) -> Result<&Principal, ApiError> {
-        if self.0.role.may(action) {
-            Ok(&self.0)
-        } else {
-            Err(ApiError::forbidden(self.0.role))
-        }
+        if self.0.role.may(action) { Ok(&self.0) } else { Err(ApiError::forbidden(self.0.role)) }
     }
 }
 
@@ -72,19 +66,14 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(ApiError::unauthenticated)?;
+        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(ApiError::unauthenticated)?;
         let secret = header
             .to_str()
             .ok()
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(|s| s.trim().to_owned())
             .ok_or_else(ApiError::unauthenticated)?;
-        let principal = state
-            .with_store(move |store| crate::auth::authenticate(store, &secret))
-            .await?;
+        let principal = state.with_store(move |store| crate::auth::authenticate(store, &secret)).await?;
         principal.map(Caller).ok_or_else(ApiError::unauthenticated)
     }
 }

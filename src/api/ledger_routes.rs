@@ -19,10 +19,7 @@ const MAX_PAGE: u64 = 1000;
 const MAX_NOTE_CHARS: usize = 4000;
 
 /// `GET /api/v1/ledger/checkpoint`: the latest signed checkpoint, as C2SP text.
-pub async fn checkpoint(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<impl IntoResponse, ApiError> {
+pub async fn checkpoint(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
     caller.require(Action::ReadLedger)?;
     let (_, note) = state.with_reader(|r| r.latest_checkpoint()).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note))
@@ -51,20 +48,13 @@ pub async fn entries(
     caller.require(Action::ReadLedger)?;
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            format!("limit must be between 1 and {MAX_PAGE}"),
-        ));
+        return Err(ApiError::bad_request("invalid_query", format!("limit must be between 1 and {MAX_PAGE}")));
     }
     let from = q.from;
     let raw = state.with_reader(move |r| r.entries(from, limit)).await?;
     let entries = raw
         .into_iter()
-        .map(|b| {
-            String::from_utf8(b)
-                .ok()
-                .and_then(|s| RawValue::from_string(s).ok())
-        })
+        .map(|b| String::from_utf8(b).ok().and_then(|s| RawValue::from_string(s).ok()))
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| ApiError::unavailable("entries", &"a stored entry is not JSON"))?;
     Ok(axum::Json(EntriesPage { from, entries }))
@@ -84,11 +74,7 @@ pub async fn inclusion(
     Query(q): Query<InclusionQuery>,
 ) -> Result<axum::Json<InclusionProof>, ApiError> {
     caller.require(Action::ReadLedger)?;
-    Ok(axum::Json(
-        state
-            .with_reader(move |r| r.inclusion_proof(q.index, q.size))
-            .await?,
-    ))
+    Ok(axum::Json(state.with_reader(move |r| r.inclusion_proof(q.index, q.size)).await?))
 }
 
 #[derive(Deserialize)]
@@ -105,11 +91,7 @@ pub async fn consistency(
     Query(q): Query<ConsistencyQuery>,
 ) -> Result<axum::Json<ConsistencyProof>, ApiError> {
     caller.require(Action::ReadLedger)?;
-    Ok(axum::Json(
-        state
-            .with_reader(move |r| r.consistency_proof(q.from, q.to))
-            .await?,
-    ))
+    Ok(axum::Json(state.with_reader(move |r| r.consistency_proof(q.from, q.to)).await?))
 }
 
 #[derive(Deserialize)]
@@ -135,27 +117,12 @@ pub async fn post_note(
         return Err(ApiError::bad_request("invalid_note", "the note is empty"));
     }
     if text.chars().count() > MAX_NOTE_CHARS {
-        return Err(ApiError::bad_request(
-            "invalid_note",
-            format!("a note has at most {MAX_NOTE_CHARS} characters"),
-        ));
+        return Err(ApiError::bad_request("invalid_note", format!("a note has at most {MAX_NOTE_CHARS} characters")));
     }
-    if text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return Err(ApiError::bad_request(
-            "invalid_note",
-            "the note holds control characters",
-        ));
+    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(ApiError::bad_request("invalid_note", "the note holds control characters"));
     }
-    let appended = state
-        .writer()
-        .append(vec![Event::Note(Note { author, text })])
-        .await?;
-    let seq = *appended
-        .seqs
-        .first()
-        .ok_or_else(|| ApiError::unavailable("note", &"no sequence number returned"))?;
+    let appended = state.writer().append(vec![Event::Note(Note { author, text })]).await?;
+    let seq = *appended.seqs.first().ok_or_else(|| ApiError::unavailable("note", &"no sequence number returned"))?;
     Ok((StatusCode::CREATED, axum::Json(NoteCreated { seq })))
 }

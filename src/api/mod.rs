@@ -70,11 +70,7 @@ impl AppState {
     ) -> Result<T, ApiError> {
         let inner = self.inner.clone();
         let r = tokio::task::spawn_blocking(move || {
-            let popped = inner
-                .readers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .pop();
+            let popped = inner.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let mut reader = match popped {
                 Some(r) => r,
                 None => LedgerReader::open(&inner.data_dir)?,
@@ -87,8 +83,7 @@ impl AppState {
             out
         })
         .await;
-        r.map_err(|e| ApiError::unavailable("reader task", &e))?
-            .map_err(ApiError::from)
+        r.map_err(|e| ApiError::unavailable("reader task", &e))?.map_err(ApiError::from)
     }
 
     /// Runs `f` on a pooled store connection, off the async threads.
@@ -111,8 +106,7 @@ impl AppState {
             out
         })
         .await;
-        r.map_err(|e| ApiError::unavailable("store task", &e))?
-            .map_err(|e| ApiError::unavailable("store", &e))
+        r.map_err(|e| ApiError::unavailable("store task", &e))?.map_err(|e| ApiError::unavailable("store", &e))
     }
 }
 
@@ -122,14 +116,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health))
         .route("/api/v1/ledger/checkpoint", get(ledger_routes::checkpoint))
         .route("/api/v1/ledger/entries", get(ledger_routes::entries))
-        .route(
-            "/api/v1/ledger/proof/inclusion",
-            get(ledger_routes::inclusion),
-        )
-        .route(
-            "/api/v1/ledger/proof/consistency",
-            get(ledger_routes::consistency),
-        )
+        .route("/api/v1/ledger/proof/inclusion", get(ledger_routes::inclusion))
+        .route("/api/v1/ledger/proof/consistency", get(ledger_routes::consistency))
         .route("/api/v1/log/notes", post(ledger_routes::post_note))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
@@ -147,7 +135,5 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }

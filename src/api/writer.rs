@@ -34,10 +34,7 @@ pub enum WriteError {
 }
 
 enum Request {
-    Append {
-        events: Vec<Event>,
-        reply: oneshot::Sender<Result<Appended, WriteError>>,
-    },
+    Append { events: Vec<Event>, reply: oneshot::Sender<Result<Appended, WriteError>> },
     CheckClock,
 }
 
@@ -77,9 +74,7 @@ impl Writer {
             .send(Request::Append { events, reply })
             .await
             .map_err(|_| WriteError::Unavailable("the ledger writer has stopped".into()))?;
-        rx.await.map_err(|_| {
-            WriteError::Unavailable("the ledger writer stopped during the write".into())
-        })?
+        rx.await.map_err(|_| WriteError::Unavailable("the ledger writer stopped during the write".into()))?
     }
 
     /// Asks the writer to record a clock change if the wall clock jumped.
@@ -88,12 +83,7 @@ impl Writer {
     }
 }
 
-fn run(
-    mut ledger: Option<Ledger>,
-    mut rx: mpsc::Receiver<Request>,
-    data_dir: &std::path::Path,
-    clock: Arc<dyn Clock>,
-) {
+fn run(mut ledger: Option<Ledger>, mut rx: mpsc::Receiver<Request>, data_dir: &std::path::Path, clock: Arc<dyn Clock>) {
     while let Some(first) = rx.blocking_recv() {
         let mut batch = Vec::new();
         let mut n_events = 0;
@@ -122,9 +112,7 @@ fn run(
         }
         let Some(l) = ledger.as_mut() else {
             for (_, reply) in batch {
-                let _ = reply.send(Err(WriteError::Unavailable(
-                    "the ledger could not be reopened".into(),
-                )));
+                let _ = reply.send(Err(WriteError::Unavailable("the ledger could not be reopened".into())));
             }
             continue;
         };
@@ -144,9 +132,7 @@ fn run(
         }
     }
     if let Some(l) = ledger.as_mut() {
-        if let Err(e) = l.append(vec![Event::Shutdown(crate::ledger::entry::Shutdown {
-            reason: "stop".into(),
-        })]) {
+        if let Err(e) = l.append(vec![Event::Shutdown(crate::ledger::entry::Shutdown { reason: "stop".into() })]) {
             error!(cause = %e, "could not record the shutdown");
         }
     }
@@ -163,11 +149,7 @@ fn commit(l: &mut Ledger, batch: Vec<(Vec<Event>, Reply)>) -> Result<(), LedgerE
             let mut seqs = a.seqs.into_iter();
             for ((_, reply), n) in batch.into_iter().zip(counts) {
                 let mine = seqs.by_ref().take(n).collect();
-                let _ = reply.send(Ok(Appended {
-                    seqs: mine,
-                    size: a.size,
-                    checkpoint: a.checkpoint.clone(),
-                }));
+                let _ = reply.send(Ok(Appended { seqs: mine, size: a.size, checkpoint: a.checkpoint.clone() }));
             }
             Ok(())
         }

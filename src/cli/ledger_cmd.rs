@@ -66,22 +66,13 @@ pub enum LedgerCommand {
 
 pub fn run(ctx: &Ctx, cmd: LedgerCommand) -> anyhow::Result<()> {
     let dir = &ctx.config.data_dir;
-    let reader = || {
-        LedgerReader::open(dir).with_context(|| format!("opening the ledger in {}", dir.display()))
-    };
+    let reader = || LedgerReader::open(dir).with_context(|| format!("opening the ledger in {}", dir.display()));
     match cmd {
         LedgerCommand::Init => {
-            let (facility, appliance) = (
-                ctx.config.facility_id_or_default(),
-                ctx.config.appliance_id_or_default(),
-            );
+            let (facility, appliance) = (ctx.config.facility_id_or_default(), ctx.config.appliance_id_or_default());
             let l = Ledger::create(dir, &facility, &appliance, ctx.clock.clone())?;
             let (_, note) = l.reader()?.latest_checkpoint()?;
-            println!(
-                "created ledger {} in {}",
-                l.identity().origin,
-                dir.display()
-            );
+            println!("created ledger {} in {}", l.identity().origin, dir.display());
             print!("{note}");
         }
         LedgerCommand::Note { author, text } => {
@@ -94,28 +85,18 @@ pub fn run(ctx: &Ctx, cmd: LedgerCommand) -> anyhow::Result<()> {
         LedgerCommand::Checkpoint => print!("{}", reader()?.latest_checkpoint()?.1),
         LedgerCommand::Export { out } => {
             let e = export::export(&mut reader()?, &out)?;
-            println!(
-                "exported {} entries of {} ({} keys) to {}",
-                e.size,
-                e.origin,
-                e.keys,
-                out.display()
-            );
+            println!("exported {} entries of {} ({} keys) to {}", e.size, e.origin, e.keys, out.display());
         }
         LedgerCommand::Verify { dir, previous, key } => {
-            let read = |p: &PathBuf| {
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))
-            };
+            let read = |p: &PathBuf| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()));
             let trusted = match &key {
                 Some(k) => Some(verify::parse_keys(&k.display().to_string(), &read(k)?)?),
                 None => None,
             };
             let previous = previous.as_ref().map(read).transpose()?;
             let report = verify::verify_dir(&dir, &verify::Options { trusted, previous })?;
-            let extends = report
-                .extends
-                .map(|s| format!(", consistent with the previous checkpoint at {s}"))
-                .unwrap_or_default();
+            let extends =
+                report.extends.map(|s| format!(", consistent with the previous checkpoint at {s}")).unwrap_or_default();
             println!(
                 "ok: {} entries of {} verified, root {}, {} signing key(s){extends}",
                 report.size,
@@ -125,23 +106,14 @@ pub fn run(ctx: &Ctx, cmd: LedgerCommand) -> anyhow::Result<()> {
             );
         }
         LedgerCommand::Prove { index, size } => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&reader()?.inclusion_proof(index, size)?)?
-            );
+            println!("{}", serde_json::to_string_pretty(&reader()?.inclusion_proof(index, size)?)?);
         }
         LedgerCommand::ProveConsistency { from, to } => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&reader()?.consistency_proof(from, to)?)?
-            );
+            println!("{}", serde_json::to_string_pretty(&reader()?.consistency_proof(from, to)?)?);
         }
         LedgerCommand::RotateKey => {
             let (a, vkey) = open_ledger(ctx)?.rotate_key()?;
-            println!(
-                "new signing key from entry {}: {vkey}",
-                a.seqs.first().copied().unwrap_or_default()
-            );
+            println!("new signing key from entry {}: {vkey}", a.seqs.first().copied().unwrap_or_default());
         }
         LedgerCommand::Bench(args) => super::bench::run(ctx, args)?,
     }

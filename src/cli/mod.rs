@@ -65,10 +65,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(d) = args.data_dir {
         config.data_dir = d;
     }
-    let ctx = Ctx {
-        config,
-        clock: Arc::new(SystemClock::new()),
-    };
+    let ctx = Ctx { config, clock: Arc::new(SystemClock::new()) };
     match args.command {
         Command::Serve { listen } => serve::run(ctx, listen),
         Command::Ledger(c) => ledger_cmd::run(&ctx, c),
@@ -91,9 +88,6 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
 fn open_ledger(ctx: &Ctx) -> anyhow::Result<tally::ledger::Ledger> {
     let l = tally::ledger::Ledger::open(&ctx.config.data_dir, ctx.clock.clone())
         .with_context(|| format!("opening the ledger in {}", ctx.config.data_dir.display()))?;
-    l.check_identity(
-        ctx.config.facility_id.as_deref(),
-        ctx.config.appliance_id.as_deref(),
-    )?;
+    l.check_identity(ctx.config.facility_id.as_deref(), ctx.config.appliance_id.as_deref())?;
     Ok(l)
 }

@@ -24,12 +24,8 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
             l
         }
         Err(LedgerError::Missing(_)) => {
-            let l = Ledger::create(
-                &dir,
-                &cfg.facility_id_or_default(),
-                &cfg.appliance_id_or_default(),
-                ctx.clock.clone(),
-            )?;
+            let l =
+                Ledger::create(&dir, &cfg.facility_id_or_default(), &cfg.appliance_id_or_default(), ctx.clock.clone())?;
             info!(origin = %l.identity().origin, dir = %dir.display(), "created a new ledger");
             l
         }
@@ -39,23 +35,14 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     };
     let clean_start = ledger.reader()?.last_kind()?.as_deref() == Some("shutdown");
     let software = format!("tally {}", env!("CARGO_PKG_VERSION"));
-    ledger
-        .append(vec![Event::Boot(Boot {
-            software,
-            clean_start,
-        })])
-        .context("recording the boot")?;
+    ledger.append(vec![Event::Boot(Boot { software, clean_start })]).context("recording the boot")?;
     info!(origin = %ledger.identity().origin, clean_start, "ledger open");
 
     let (writer, writer_thread) = Writer::spawn(ledger, dir.clone(), ctx.clock.clone())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let addr = listen.unwrap_or(cfg.listen);
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("binding {addr}"))?;
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
         let local = listener.local_addr()?;
         info!(addr = %local, "API listening");
         // A line on stdout for supervisors and tests that start tally on port 0.
@@ -70,21 +57,14 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
                 }
             })
         };
-        api::serve(
-            listener,
-            AppState::new(writer, dir.clone()),
-            shutdown_signal(),
-        )
-        .await?;
+        api::serve(listener, AppState::new(writer, dir.clone()), shutdown_signal()).await?;
         ticker.abort();
         anyhow::Ok(())
     })?;
     // Every handle to the writer is gone once the server and the ticker are: it records the shutdown
     // and stops. Wait for it, so the process exits only after that entry is durable.
     drop(runtime);
-    writer_thread
-        .join()
-        .map_err(|_| anyhow::anyhow!("the ledger writer panicked"))?;
+    writer_thread.join().map_err(|_| anyhow::anyhow!("the ledger writer panicked"))?;
     info!("stopped");
     Ok(())
 }

@@ -28,8 +28,7 @@ pub enum TokensCommand {
 
 pub fn run(ctx: &Ctx, cmd: TokensCommand) -> anyhow::Result<()> {
     let dir = &ctx.config.data_dir;
-    let mut store =
-        Store::open(dir, Open::MustExist).with_context(|| format!("opening {}", dir.display()))?;
+    let mut store = Store::open(dir, Open::MustExist).with_context(|| format!("opening {}", dir.display()))?;
     let now = tally::clock::rfc3339(ctx.clock.wall());
     match cmd {
         TokensCommand::Create { role, name } => {
@@ -39,9 +38,7 @@ pub fn run(ctx: &Ctx, cmd: TokensCommand) -> anyhow::Result<()> {
         }
         TokensCommand::List => {
             for t in store.token_list()? {
-                let state = t
-                    .revoked
-                    .map_or("active".to_owned(), |r| format!("revoked {r}"));
+                let state = t.revoked.map_or("active".to_owned(), |r| format!("revoked {r}"));
                 println!("{}\t{}\t{}\t{}", t.name, t.role, t.created, state);
             }
         }

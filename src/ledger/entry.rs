@@ -399,31 +399,17 @@ impl Entry {
         if bytes.len() > MAX_ENTRY_BYTES {
             return Err(EntryError::TooLong(bytes.len()));
         }
-        let w: WireIn<'_> =
-            serde_json::from_slice(bytes).map_err(|e| EntryError::Malformed(e.to_string()))?;
+        let w: WireIn<'_> = serde_json::from_slice(bytes).map_err(|e| EntryError::Malformed(e.to_string()))?;
         let event = Event::from_parts(w.kind, w.body)?;
         if crate::clock::parse_rfc3339(&w.time).is_none() {
-            return Err(EntryError::Field {
-                field: "time",
-                reason: "not an RFC 3339 timestamp",
-            });
+            return Err(EntryError::Field { field: "time", reason: "not an RFC 3339 timestamp" });
         }
         let prev = B64
             .decode(&w.prev)
             .ok()
             .and_then(|v| <Hash>::try_from(v.as_slice()).ok())
-            .ok_or(EntryError::Field {
-                field: "prev",
-                reason: "not a base64 SHA-256 hash",
-            })?;
-        let stamp = Stamp {
-            seq: w.seq,
-            time: w.time,
-            boot: w.boot,
-            mono_ms: w.mono_ms,
-            appliance: w.appliance,
-            prev,
-        };
+            .ok_or(EntryError::Field { field: "prev", reason: "not a base64 SHA-256 hash" })?;
+        let stamp = Stamp { seq: w.seq, time: w.time, boot: w.boot, mono_ms: w.mono_ms, appliance: w.appliance, prev };
         Ok(Entry { stamp, event })
     }
 }
@@ -442,10 +428,7 @@ mod tests {
                 appliance: "gate-1".into(),
                 prev: [0; 32],
             },
-            event: Event::Note(Note {
-                author: "sgt.kabila".into(),
-                text: "Lane 2 \"sticky\"\n\u{e9}\u{1F512}".into(),
-            }),
+            event: Event::Note(Note { author: "sgt.kabila".into(), text: "Lane 2 \"sticky\"\n\u{e9}\u{1F512}".into() }),
         }
     }
 
@@ -465,38 +448,15 @@ mod tests {
     #[test]
     fn non_canonical_or_foreign_entries_are_refused() {
         let bytes = sample().to_canonical();
-        let spaced = String::from_utf8(bytes.clone())
-            .unwrap()
-            .replace(",\"boot\"", ", \"boot\"");
-        assert_eq!(
-            Entry::parse(spaced.as_bytes()),
-            Err(EntryError::NotCanonical)
-        );
-        let extra = String::from_utf8(bytes.clone())
-            .unwrap()
-            .replace("{\"appliance\"", "{\"x\":1,\"appliance\"");
-        assert!(matches!(
-            Entry::parse(extra.as_bytes()),
-            Err(EntryError::Malformed(_))
-        ));
-        let kind = String::from_utf8(bytes.clone())
-            .unwrap()
-            .replace("\"note\"", "\"nope\"");
-        assert!(matches!(
-            Entry::parse(kind.as_bytes()),
-            Err(EntryError::UnknownKind(_))
-        ));
-        let body = String::from_utf8(bytes)
-            .unwrap()
-            .replace("\"author\"", "\"writer\"");
-        assert!(matches!(
-            Entry::parse(body.as_bytes()),
-            Err(EntryError::Body { kind: "note", .. })
-        ));
-        assert!(matches!(
-            Entry::parse(b"\xff\xfe"),
-            Err(EntryError::Malformed(_))
-        ));
+        let spaced = String::from_utf8(bytes.clone()).unwrap().replace(",\"boot\"", ", \"boot\"");
+        assert_eq!(Entry::parse(spaced.as_bytes()), Err(EntryError::NotCanonical));
+        let extra = String::from_utf8(bytes.clone()).unwrap().replace("{\"appliance\"", "{\"x\":1,\"appliance\"");
+        assert!(matches!(Entry::parse(extra.as_bytes()), Err(EntryError::Malformed(_))));
+        let kind = String::from_utf8(bytes.clone()).unwrap().replace("\"note\"", "\"nope\"");
+        assert!(matches!(Entry::parse(kind.as_bytes()), Err(EntryError::UnknownKind(_))));
+        let body = String::from_utf8(bytes).unwrap().replace("\"author\"", "\"writer\"");
+        assert!(matches!(Entry::parse(body.as_bytes()), Err(EntryError::Body { kind: "note", .. })));
+        assert!(matches!(Entry::parse(b"\xff\xfe"), Err(EntryError::Malformed(_))));
     }
 
     #[test]

@@ -62,11 +62,7 @@ pub struct Exported {
 
 /// Writes the export of the latest checkpoint into `dir` (created; must not hold anything).
 pub fn export(reader: &mut LedgerReader, dir: &Path) -> Result<Exported, ExportError> {
-    if dir.exists()
-        && std::fs::read_dir(dir)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
+    if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
         return Err(ExportError::NotEmpty(dir.to_owned()));
     }
     let io = |path: PathBuf| move |source| ExportError::Io { path, source };
@@ -76,18 +72,11 @@ pub fn export(reader: &mut LedgerReader, dir: &Path) -> Result<Exported, ExportE
         std::fs::write(&path, text).map_err(io(path))
     };
     let result = reader.store().ledger_read(|v| {
-        let identity = v
-            .identity()?
-            .ok_or(StoreError::Invalid("ledger has no identity"))?;
-        let (size, note) = v
-            .latest_checkpoint()?
-            .ok_or(StoreError::Invalid("the ledger has no checkpoint"))?;
+        let identity = v.identity()?.ok_or(StoreError::Invalid("ledger has no identity"))?;
+        let (size, note) = v.latest_checkpoint()?.ok_or(StoreError::Invalid("the ledger has no checkpoint"))?;
         let keys = v.keys()?;
         let path = dir.join(ENTRIES);
-        let file = File::create(&path).map_err(|source| StoreError::Dir {
-            path: path.clone(),
-            source,
-        })?;
+        let file = File::create(&path).map_err(|source| StoreError::Dir { path: path.clone(), source })?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
         v.for_each_entry(size, |_, bytes| {
             out.write_all(bytes)?;
@@ -106,11 +95,7 @@ pub fn export(reader: &mut LedgerReader, dir: &Path) -> Result<Exported, ExportE
     let all: String = keys.iter().map(|k| format!("{}\n", k.vkey)).collect();
     write(KEYS_VKEY, &all)?;
     write(README, &readme(&identity.origin, size, current))?;
-    Ok(Exported {
-        origin: identity.origin,
-        size,
-        keys: keys.len(),
-    })
+    Ok(Exported { origin: identity.origin, size, keys: keys.len() })
 }
 
 fn readme(origin: &str, size: u64, vkey: &str) -> String {

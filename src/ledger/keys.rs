@@ -20,9 +20,7 @@ pub struct KeyDir {
 impl KeyDir {
     /// The `keys` directory inside the data directory.
     pub fn in_data_dir(data_dir: &Path) -> KeyDir {
-        KeyDir {
-            dir: data_dir.join("keys"),
-        }
+        KeyDir { dir: data_dir.join("keys") }
     }
 
     fn file(&self, key_id: &str) -> PathBuf {
@@ -37,44 +35,24 @@ impl KeyDir {
         };
         crate::store::create_private_dir(&self.dir)?;
         let path = self.file(key_id);
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(io(&path))?;
-        f.write_all(pkcs8)
-            .and_then(|()| f.sync_all())
-            .map_err(io(&path))?;
-        std::fs::File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io(&self.dir))?;
+        let mut f =
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(io(&path))?;
+        f.write_all(pkcs8).and_then(|()| f.sync_all()).map_err(io(&path))?;
+        std::fs::File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io(&self.dir))?;
         Ok(())
     }
 
     /// Loads the key `key_id` for the log `name`, checking its permissions and that it is that key.
     pub fn load(&self, name: &str, key_id: &str) -> Result<Signer, LedgerError> {
         let path = self.file(key_id);
-        let meta = std::fs::metadata(&path).map_err(|source| LedgerError::KeyFile {
-            path: path.clone(),
-            source,
-        })?;
+        let meta = std::fs::metadata(&path).map_err(|source| LedgerError::KeyFile { path: path.clone(), source })?;
         if meta.mode() & 0o077 != 0 {
-            return Err(LedgerError::KeyPermissions {
-                path,
-                mode: meta.mode() & 0o777,
-            });
+            return Err(LedgerError::KeyPermissions { path, mode: meta.mode() & 0o777 });
         }
-        let bytes = std::fs::read(&path).map_err(|source| LedgerError::KeyFile {
-            path: path.clone(),
-            source,
-        })?;
+        let bytes = std::fs::read(&path).map_err(|source| LedgerError::KeyFile { path: path.clone(), source })?;
         let signer = Signer::from_pkcs8(name, &bytes)?;
         if signer.verifier().id_hex() != key_id {
-            return Err(LedgerError::Corrupt(format!(
-                "key file {} holds another key",
-                path.display()
-            )));
+            return Err(LedgerError::Corrupt(format!("key file {} holds another key", path.display())));
         }
         Ok(signer)
     }

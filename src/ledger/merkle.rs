@@ -172,13 +172,7 @@ pub enum ProofError {
 }
 
 /// Checks an audit path (RFC 9162 §2.1.3.2).
-pub fn verify_inclusion(
-    index: u64,
-    size: u64,
-    leaf: &Hash,
-    proof: &[Hash],
-    root: &Hash,
-) -> Result<(), ProofError> {
+pub fn verify_inclusion(index: u64, size: u64, leaf: &Hash, proof: &[Hash], root: &Hash) -> Result<(), ProofError> {
     if index >= size {
         return Err(ProofRequestError::IndexOutOfRange { index, size }.into());
     }
@@ -292,10 +286,7 @@ pub struct NewNode {
 impl Frontier {
     /// The frontier of the empty tree.
     pub fn empty() -> Self {
-        Frontier {
-            size: 0,
-            hashes: Vec::new(),
-        }
+        Frontier { size: 0, hashes: Vec::new() }
     }
 
     /// Reads the frontier of a tree of `size` leaves: one stored hash per set bit of `size`.
@@ -319,22 +310,14 @@ impl Frontier {
     /// Appends a leaf hash; calls `store` for the leaf and every perfect subtree it completes.
     pub fn push(&mut self, leaf: Hash, mut store: impl FnMut(NewNode)) {
         let s = self.size;
-        store(NewNode {
-            level: 0,
-            index: s,
-            hash: leaf,
-        });
+        store(NewNode { level: 0, index: s, hash: leaf });
         let mut h = leaf;
         let mut level = 0;
         while s >> level & 1 == 1 {
             let Some(left) = self.hashes.pop() else { break };
             h = node_hash(&left, &h);
             level += 1;
-            store(NewNode {
-                level,
-                index: s >> level,
-                hash: h,
-            });
+            store(NewNode { level, index: s >> level, hash: h });
         }
         self.hashes.push(h);
         self.size += 1;
@@ -396,9 +379,8 @@ mod tests {
         assert_eq!(
             empty_root(),
             [
-                0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f,
-                0xb9, 0x24, 0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b,
-                0x78, 0x52, 0xb8, 0x55
+                0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24, 0x27,
+                0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55
             ]
         );
         // RFC 6962 test vector: leaf hash of the empty entry.
@@ -410,11 +392,7 @@ mod tests {
     fn roots_from_stored_nodes_match_the_definition_at_every_size() {
         let (mem, _, leaves) = build(70);
         for n in 0..=70u64 {
-            assert_eq!(
-                root(&mem, n).unwrap(),
-                mth(&leaves[..n as usize]),
-                "size {n}"
-            );
+            assert_eq!(root(&mem, n).unwrap(), mth(&leaves[..n as usize]), "size {n}");
             let f = Frontier::load(&mem, n).unwrap();
             assert_eq!(f.root(), mth(&leaves[..n as usize]), "frontier size {n}");
         }
@@ -438,10 +416,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(
-            inclusion_proof(&mem, 5, 5).unwrap(),
-            Err(ProofRequestError::IndexOutOfRange { index: 5, size: 5 })
-        );
+        assert_eq!(inclusion_proof(&mem, 5, 5).unwrap(), Err(ProofRequestError::IndexOutOfRange { index: 5, size: 5 }));
     }
 
     #[test]
@@ -452,11 +427,7 @@ mod tests {
             let mut mem = Mem::default();
             let mut f = Frontier::empty();
             for i in 0..40u64 {
-                let data = if i < 10 {
-                    format!("entry {i}")
-                } else {
-                    format!("forked {i}")
-                };
+                let data = if i < 10 { format!("entry {i}") } else { format!("forked {i}") };
                 f.push(leaf_hash(data.as_bytes()), |nn| {
                     mem.0.insert((nn.level, nn.index), nn.hash);
                 });
@@ -473,10 +444,7 @@ mod tests {
                 }
                 if m > 10 {
                     let fm = root(&fork, m).unwrap();
-                    assert!(
-                        verify_consistency(m, n, &fm, &rn, &p).is_err(),
-                        "fork at {m}->{n}"
-                    );
+                    assert!(verify_consistency(m, n, &fm, &rn, &p).is_err(), "fork at {m}->{n}");
                 }
             }
         }

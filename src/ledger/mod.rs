@@ -34,6 +34,9 @@ pub mod note;
 pub mod reader;
 pub mod verify;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,9 +84,7 @@ pub enum LedgerError {
         source: std::io::Error,
     },
     /// A key file is readable by others.
-    #[error(
-        "signing key file {path} has mode {mode:o}; it must be readable by its owner only (chmod 600)"
-    )]
+    #[error("signing key file {path} has mode {mode:o}; it must be readable by its owner only (chmod 600)")]
     KeyPermissions {
         /// The file.
         path: PathBuf,
@@ -113,9 +114,7 @@ impl LedgerError {
     pub fn is_fatal(&self) -> bool {
         match self {
             LedgerError::Store(e) => e.is_fatal(),
-            LedgerError::Corrupt(_)
-            | LedgerError::KeyFile { .. }
-            | LedgerError::KeyPermissions { .. } => true,
+            LedgerError::Corrupt(_) | LedgerError::KeyFile { .. } | LedgerError::KeyPermissions { .. } => true,
             _ => false,
         }
     }
@@ -149,6 +148,9 @@ pub struct Ledger {
     /// The key last used, kept to avoid reading its file at every append; checked against the store's
     /// current key inside every transaction, since another process may have rotated it.
     signer: Option<Signer>,
+    /// Where a test makes the next write fail.
+    #[cfg(test)]
+    fault: Option<tests::Fault>,
 }
 
 /// The origin of the log of `appliance` in `facility`.
@@ -168,11 +170,8 @@ impl Ledger {
         if store.ledger_read(|v| v.identity())?.is_some() {
             return Err(LedgerError::AlreadyExists(data_dir.to_owned()));
         }
-        let identity = Identity {
-            origin: origin(facility, appliance),
-            facility: facility.into(),
-            appliance: appliance.into(),
-        };
+        let identity =
+            Identity { origin: origin(facility, appliance), facility: facility.into(), appliance: appliance.into() };
         let (signer, pkcs8) = Signer::generate(&identity.origin)?;
         let keys = KeyDir::in_data_dir(data_dir);
         keys.store(&signer.verifier().id_hex(), &pkcs8)?;
@@ -183,12 +182,11 @@ impl Ledger {
             identity,
             data_dir: data_dir.to_owned(),
             signer: None,
+            #[cfg(test)]
+            fault: None,
         };
         let vkey = signer.verifier().to_vkey();
-        let genesis = Event::KeyRotation(entry::KeyRotation {
-            previous: None,
-            key: vkey,
-        });
+        let genesis = Event::KeyRotation(entry::KeyRotation { previous: None, key: vkey });
         ledger.write(vec![genesis], Some(signer), true)?;
         Ok(ledger)
     }
@@ -199,9 +197,7 @@ impl Ledger {
             StoreError::Missing(p) => LedgerError::Missing(p),
             e => LedgerError::Store(e),
         })?;
-        let identity = store
-            .ledger_read(|v| v.identity())?
-            .ok_or_else(|| LedgerError::Missing(data_dir.to_owned()))?;
+        let identity = store.ledger_read(|v| v.identity())?.ok_or_else(|| LedgerError::Missing(data_dir.to_owned()))?;
         let keys = KeyDir::in_data_dir(data_dir);
         Ok(Ledger {
             store,
@@ -210,25 +206,18 @@ impl Ledger {
             identity,
             data_dir: data_dir.to_owned(),
             signer: None,
+            #[cfg(test)]
+            fault: None,
         })
     }
 
     /// Refuses to run a ledger under another facility or appliance id than configured (`None`: any).
-    pub fn check_identity(
-        &self,
-        facility: Option<&str>,
-        appliance: Option<&str>,
-    ) -> Result<(), LedgerError> {
+    pub fn check_identity(&self, facility: Option<&str>, appliance: Option<&str>) -> Result<(), LedgerError> {
         let id = &self.identity;
-        if facility.is_some_and(|f| f != id.facility)
-            || appliance.is_some_and(|a| a != id.appliance)
-        {
+        if facility.is_some_and(|f| f != id.facility) || appliance.is_some_and(|a| a != id.appliance) {
             return Err(LedgerError::IdentityMismatch {
                 found: id.origin.clone(),
-                configured: origin(
-                    facility.unwrap_or(&id.facility),
-                    appliance.unwrap_or(&id.appliance),
-                ),
+                configured: origin(facility.unwrap_or(&id.facility), appliance.unwrap_or(&id.appliance)),
             });
         }
         Ok(())
@@ -251,15 +240,8 @@ impl Ledger {
         match self.write(events, None, false)? {
             Some(a) => Ok(a),
             None => {
-                let (size, checkpoint) = self
-                    .store
-                    .ledger_read(|v| v.latest_checkpoint())?
-                    .unwrap_or_default();
-                Ok(Appended {
-                    seqs: Vec::new(),
-                    size,
-                    checkpoint,
-                })
+                let (size, checkpoint) = self.store.ledger_read(|v| v.latest_checkpoint())?.unwrap_or_default();
+                Ok(Appended { seqs: Vec::new(), size, checkpoint })
             }
         }
     }
@@ -277,13 +259,9 @@ impl Ledger {
         self.keys.store(&signer.verifier().id_hex(), &pkcs8)?;
         let vkey = signer.verifier().to_vkey();
         let previous = self.store.ledger_read(|v| v.current_key())?.map(|k| k.vkey);
-        let event = Event::KeyRotation(entry::KeyRotation {
-            previous,
-            key: vkey.clone(),
-        });
+        let event = Event::KeyRotation(entry::KeyRotation { previous, key: vkey.clone() });
         let appended = self.write(vec![event], Some(signer), false)?;
-        let appended =
-            appended.ok_or_else(|| LedgerError::Corrupt("key rotation wrote nothing".into()))?;
+        let appended = appended.ok_or_else(|| LedgerError::Corrupt("key rotation wrote nothing".into()))?;
         Ok((appended, vkey))
     }
 
@@ -295,14 +273,9 @@ impl Ledger {
         new_key: Option<Signer>,
         genesis: bool,
     ) -> Result<Option<Appended>, LedgerError> {
-        let Ledger {
-            store,
-            keys,
-            clock,
-            identity,
-            data_dir,
-            signer,
-        } = self;
+        #[cfg(test)]
+        let fault = self.fault.take();
+        let Ledger { store, keys, clock, identity, data_dir, signer, .. } = self;
         // 1. lock
         let tx = store.ledger_tx()?;
         // 2. load
@@ -315,9 +288,7 @@ impl Ledger {
         }
         let current = tx.view().current_key()?;
         if !genesis {
-            let current = current
-                .as_ref()
-                .ok_or_else(|| LedgerError::Corrupt("no current signing key".into()))?;
+            let current = current.as_ref().ok_or_else(|| LedgerError::Corrupt("no current signing key".into()))?;
             if signer.as_ref().map(|s| s.verifier().id_hex()) != Some(current.key_id.clone()) {
                 *signer = Some(keys.load(&identity.origin, &current.key_id)?);
             }
@@ -335,23 +306,14 @@ impl Ledger {
         let mut seqs = Vec::new();
         for (requested, event) in to_write {
             let seq = frontier.size();
-            let stamp = stamp(
-                clock.as_ref(),
-                identity,
-                seq,
-                last.as_ref().map_or([0; 32], |l| l.1),
-            );
+            let stamp = stamp(clock.as_ref(), identity, seq, last.as_ref().map_or([0; 32], |l| l.1));
             let entry = Entry { stamp, event };
             let bytes = entry.to_canonical();
             if bytes.len() > entry::MAX_ENTRY_BYTES {
                 return Err(entry::EntryError::TooLong(bytes.len()).into());
             }
             if let (Some(k), Event::KeyRotation(_)) = (&new_key, &entry.event) {
-                let record = KeyRecord {
-                    key_id: k.verifier().id_hex(),
-                    vkey: k.verifier().to_vkey(),
-                    from_seq: seq,
-                };
+                let record = KeyRecord { key_id: k.verifier().id_hex(), vkey: k.verifier().to_vkey(), from_seq: seq };
                 tx.put_current_key(&record)?;
             }
             tx.put_entry(seq, &bytes)?;
@@ -369,29 +331,25 @@ impl Ledger {
             }
         }
         // 4. sign
-        let cp = Checkpoint {
-            origin: identity.origin.clone(),
-            size: frontier.size(),
-            root: frontier.root(),
-        };
-        let signers: Vec<&Signer> = signer
-            .iter()
-            .filter(|_| !genesis)
-            .chain(new_key.iter())
-            .collect();
+        let cp = Checkpoint { origin: identity.origin.clone(), size: frontier.size(), root: frontier.root() };
+        let signers: Vec<&Signer> = signer.iter().filter(|_| !genesis).chain(new_key.iter()).collect();
         let note = note::sign_checkpoint(&cp, &signers);
         tx.put_checkpoint(cp.size, &cp.root, &note)?;
+        #[cfg(test)]
+        if fault == Some(tests::Fault::BeforeCommit) {
+            return Err(LedgerError::Corrupt("injected fault before commit".into()));
+        }
         // 5. commit
         tx.commit()?;
+        #[cfg(test)]
+        if fault == Some(tests::Fault::AfterCommit) {
+            return Err(LedgerError::Corrupt("injected fault after commit".into()));
+        }
         // 6. release
         if let Some(k) = new_key {
             *signer = Some(k);
         }
-        Ok(Some(Appended {
-            seqs,
-            size: cp.size,
-            checkpoint: note,
-        }))
+        Ok(Some(Appended { seqs, size: cp.size, checkpoint: note }))
     }
 }
 
@@ -421,8 +379,7 @@ fn clock_jump(clock: &dyn Clock, last: Option<&(Stamp, Hash)>) -> Option<Event> 
     if delta.unsigned_abs() <= CLOCK_JUMP_TOLERANCE.as_millis() as u128 {
         return None;
     }
-    let expected =
-        std::time::UNIX_EPOCH.checked_add(Duration::from_millis(expected_ms.max(0) as u64))?;
+    let expected = std::time::UNIX_EPOCH.checked_add(Duration::from_millis(expected_ms.max(0) as u64))?;
     Some(Event::ClockChange(entry::ClockChange {
         expected: clock::rfc3339(expected),
         observed: clock::rfc3339(observed),
@@ -444,19 +401,14 @@ fn load_tail(tx: &LedgerTx<'_>) -> Result<(Frontier, Option<(Stamp, Hash)>), Led
     let size = view.size()?;
     let covered = view.latest_checkpoint()?.map_or(0, |(s, _)| s);
     if covered != size {
-        return Err(LedgerError::Corrupt(format!(
-            "{size} entries stored but the latest checkpoint covers {covered}"
-        )));
+        return Err(LedgerError::Corrupt(format!("{size} entries stored but the latest checkpoint covers {covered}")));
     }
     let frontier = Frontier::load(&view, size)?;
     let last = match size.checked_sub(1) {
         None => None,
         Some(seq) => {
-            let bytes = view
-                .entry(seq)?
-                .ok_or_else(|| LedgerError::Corrupt(format!("entry {seq} is missing")))?;
-            let e = Entry::parse_lenient(&bytes)
-                .map_err(|e| LedgerError::Corrupt(format!("entry {seq}: {e}")))?;
+            let bytes = view.entry(seq)?.ok_or_else(|| LedgerError::Corrupt(format!("entry {seq} is missing")))?;
+            let e = Entry::parse_lenient(&bytes).map_err(|e| LedgerError::Corrupt(format!("entry {seq}: {e}")))?;
             Some((e.stamp, merkle::leaf_hash(&bytes)))
         }
     };

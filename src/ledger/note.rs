@@ -50,15 +50,8 @@ pub enum NoteError {
 }
 
 fn check_name(name: &str) -> Result<(), NoteError> {
-    let ok = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| !c.is_whitespace() && !c.is_control() && c != '+');
-    if ok {
-        Ok(())
-    } else {
-        Err(NoteError::KeyName(name.to_owned()))
-    }
+    let ok = !name.is_empty() && name.chars().all(|c| !c.is_whitespace() && !c.is_control() && c != '+');
+    if ok { Ok(()) } else { Err(NoteError::KeyName(name.to_owned())) }
 }
 
 fn key_id(name: &str, public: &[u8]) -> [u8; 4] {
@@ -82,10 +75,7 @@ pub struct Signer {
 
 impl std::fmt::Debug for Signer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Signer")
-            .field("name", &self.name)
-            .field("id", &hex(&self.id))
-            .finish_non_exhaustive()
+        f.debug_struct("Signer").field("name", &self.name).field("id", &hex(&self.id)).finish_non_exhaustive()
     }
 }
 
@@ -93,8 +83,7 @@ impl Signer {
     /// A new random key named `name`; returns it and its PKCS#8 document for storage.
     pub fn generate(name: &str) -> Result<(Signer, Vec<u8>), NoteError> {
         check_name(name)?;
-        let doc =
-            Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| NoteError::Random)?;
+        let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| NoteError::Random)?;
         let signer = Signer::from_pkcs8(name, doc.as_ref())?;
         Ok((signer, doc.as_ref().to_vec()))
     }
@@ -102,25 +91,16 @@ impl Signer {
     /// Loads a key from its PKCS#8 document.
     pub fn from_pkcs8(name: &str, pkcs8: &[u8]) -> Result<Signer, NoteError> {
         check_name(name)?;
-        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8)
-            .map_err(|_| NoteError::BadPrivateKey)?;
+        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(|_| NoteError::BadPrivateKey)?;
         let id = key_id(name, pair.public_key().as_ref());
-        Ok(Signer {
-            name: name.to_owned(),
-            pair,
-            id,
-        })
+        Ok(Signer { name: name.to_owned(), pair, id })
     }
 
     /// The public half.
     pub fn verifier(&self) -> Verifier {
         let mut public = [0u8; 32];
         public.copy_from_slice(self.pair.public_key().as_ref());
-        Verifier {
-            name: self.name.clone(),
-            id: self.id,
-            public,
-        }
+        Verifier { name: self.name.clone(), id: self.id, public }
     }
 
     fn signature_line(&self, body: &str) -> String {
@@ -145,36 +125,26 @@ impl Verifier {
     pub fn parse(text: &str) -> Result<Verifier, NoteError> {
         let text = text.trim();
         let mut parts = text.splitn(3, '+');
-        let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(NoteError::BadVerifierKey("expected name+id+key"));
         };
         check_name(name).map_err(|_| NoteError::BadVerifierKey("bad name"))?;
         if id_hex.len() != 8 {
             return Err(NoteError::BadVerifierKey("key id is not 8 hex digits"));
         }
-        let id = u32::from_str_radix(id_hex, 16)
-            .map_err(|_| NoteError::BadVerifierKey("key id is not hex"))?;
-        let raw = B64
-            .decode(key_b64)
-            .map_err(|_| NoteError::BadVerifierKey("key is not base64"))?;
+        let id = u32::from_str_radix(id_hex, 16).map_err(|_| NoteError::BadVerifierKey("key id is not hex"))?;
+        let raw = B64.decode(key_b64).map_err(|_| NoteError::BadVerifierKey("key is not base64"))?;
         let [alg, rest @ ..] = raw.as_slice() else {
             return Err(NoteError::BadVerifierKey("empty key"));
         };
         if *alg != ALG_ED25519 {
             return Err(NoteError::BadVerifierKey("not an Ed25519 key"));
         }
-        let public: [u8; 32] = rest
-            .try_into()
-            .map_err(|_| NoteError::BadVerifierKey("key is not 32 bytes"))?;
+        let public: [u8; 32] = rest.try_into().map_err(|_| NoteError::BadVerifierKey("key is not 32 bytes"))?;
         if key_id(name, &public) != id.to_be_bytes() {
             return Err(NoteError::BadVerifierKey("key id does not match the key"));
         }
-        Ok(Verifier {
-            name: name.to_owned(),
-            id: id.to_be_bytes(),
-            public,
-        })
+        Ok(Verifier { name: name.to_owned(), id: id.to_be_bytes(), public })
     }
 
     /// The verifier-key text.
@@ -195,9 +165,7 @@ impl Verifier {
     }
 
     fn verifies(&self, body: &str, sig: &[u8]) -> bool {
-        UnparsedPublicKey::new(&ED25519, &self.public)
-            .verify(body.as_bytes(), sig)
-            .is_ok()
+        UnparsedPublicKey::new(&ED25519, &self.public).verify(body.as_bytes(), sig).is_ok()
     }
 }
 
@@ -219,41 +187,23 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The signed part: origin, size and base64 root, one per line.
     pub fn body(&self) -> String {
-        format!(
-            "{}\n{}\n{}\n",
-            self.origin,
-            self.size,
-            B64.encode(self.root)
-        )
+        format!("{}\n{}\n{}\n", self.origin, self.size, B64.encode(self.root))
     }
 
     fn parse_body(body: &str) -> Result<Checkpoint, NoteError> {
         let mut lines = body.split('\n');
-        let origin = lines
-            .next()
-            .filter(|s| !s.is_empty())
-            .ok_or(NoteError::BadCheckpoint("empty origin"))?;
+        let origin = lines.next().filter(|s| !s.is_empty()).ok_or(NoteError::BadCheckpoint("empty origin"))?;
         let size = lines
             .next()
-            .filter(|s| {
-                !s.is_empty()
-                    && s.bytes().all(|b| b.is_ascii_digit())
-                    && (s.len() == 1 || !s.starts_with('0'))
-            })
+            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s.len() == 1 || !s.starts_with('0')))
             .and_then(|s| s.parse::<u64>().ok())
             .ok_or(NoteError::BadCheckpoint("size is not a decimal number"))?;
         let root = lines
             .next()
             .and_then(|s| B64.decode(s).ok())
             .and_then(|v| <Hash>::try_from(v.as_slice()).ok())
-            .ok_or(NoteError::BadCheckpoint(
-                "root is not a base64 SHA-256 hash",
-            ))?;
-        Ok(Checkpoint {
-            origin: origin.to_owned(),
-            size,
-            root,
-        })
+            .ok_or(NoteError::BadCheckpoint("root is not a base64 SHA-256 hash"))?;
+        Ok(Checkpoint { origin: origin.to_owned(), size, root })
     }
 }
 
@@ -286,14 +236,10 @@ pub fn open_checkpoint(note: &str, known: &[Verifier]) -> Result<OpenedCheckpoin
     if note.chars().any(|c| c.is_control() && c != '\n') {
         return Err(NoteError::Malformed("control characters in note"));
     }
-    let split = note
-        .find("\n\n")
-        .ok_or(NoteError::Malformed("no blank line before the signatures"))?;
+    let split = note.find("\n\n").ok_or(NoteError::Malformed("no blank line before the signatures"))?;
     let (body, sigs) = (&note[..=split], &note[split + 2..]);
     if !sigs.ends_with('\n') {
-        return Err(NoteError::Malformed(
-            "signature block does not end with a newline",
-        ));
+        return Err(NoteError::Malformed("signature block does not end with a newline"));
     }
     let mut signed_by = Vec::new();
     let lines: Vec<&str> = sigs[..sigs.len() - 1].split('\n').collect();
@@ -301,15 +247,9 @@ pub fn open_checkpoint(note: &str, known: &[Verifier]) -> Result<OpenedCheckpoin
         return Err(NoteError::Malformed("too many signatures"));
     }
     for line in lines {
-        let rest = line
-            .strip_prefix("\u{2014} ")
-            .ok_or(NoteError::Malformed("signature line without em dash"))?;
-        let (name, b64) = rest
-            .split_once(' ')
-            .ok_or(NoteError::Malformed("signature line without a key name"))?;
-        let blob = B64
-            .decode(b64)
-            .map_err(|_| NoteError::Malformed("signature is not base64"))?;
+        let rest = line.strip_prefix("\u{2014} ").ok_or(NoteError::Malformed("signature line without em dash"))?;
+        let (name, b64) = rest.split_once(' ').ok_or(NoteError::Malformed("signature line without a key name"))?;
+        let blob = B64.decode(b64).map_err(|_| NoteError::Malformed("signature is not base64"))?;
         if blob.len() < 5 {
             return Err(NoteError::Malformed("signature too short"));
         }
@@ -325,10 +265,7 @@ pub fn open_checkpoint(note: &str, known: &[Verifier]) -> Result<OpenedCheckpoin
         return Err(NoteError::UnknownKey);
     }
     let checkpoint = Checkpoint::parse_body(body)?;
-    Ok(OpenedCheckpoint {
-        checkpoint,
-        signed_by,
-    })
+    Ok(OpenedCheckpoint { checkpoint, signed_by })
 }
 
 #[cfg(test)]
@@ -336,11 +273,7 @@ mod tests {
     use super::*;
 
     fn cp() -> Checkpoint {
-        Checkpoint {
-            origin: "makala/gate-1".into(),
-            size: 42,
-            root: [7; 32],
-        }
+        Checkpoint { origin: "makala/gate-1".into(), size: 42, root: [7; 32] }
     }
 
     #[test]
@@ -352,23 +285,12 @@ mod tests {
         assert!(note.contains("\n\n\u{2014} makala/gate-1 "));
         let opened = open_checkpoint(&note, &[a.verifier()]).unwrap();
         assert_eq!(opened.checkpoint, cp());
-        assert_eq!(
-            open_checkpoint(&note, &[b.verifier()]),
-            Err(NoteError::UnknownKey)
-        );
+        assert_eq!(open_checkpoint(&note, &[b.verifier()]), Err(NoteError::UnknownKey));
         // Reloading the key from its PKCS#8 document gives the same key.
-        assert_eq!(
-            Signer::from_pkcs8("makala/gate-1", &pkcs8)
-                .unwrap()
-                .verifier(),
-            a.verifier()
-        );
+        assert_eq!(Signer::from_pkcs8("makala/gate-1", &pkcs8).unwrap().verifier(), a.verifier());
         // Both keys during a rotation: either verifier opens it.
         let both = sign_checkpoint(&cp(), &[&a, &b]);
-        assert_eq!(
-            open_checkpoint(&both, &[b.verifier()]).unwrap().signed_by,
-            vec![b.verifier().id_hex()]
-        );
+        assert_eq!(open_checkpoint(&both, &[b.verifier()]).unwrap().signed_by, vec![b.verifier().id_hex()]);
     }
 
     #[test]
@@ -376,10 +298,7 @@ mod tests {
         let (a, _) = Signer::generate("o").unwrap();
         let note = sign_checkpoint(&cp(), &[&a]);
         let tampered = note.replacen("42", "43", 1);
-        assert!(matches!(
-            open_checkpoint(&tampered, &[a.verifier()]),
-            Err(NoteError::BadSignature(_))
-        ));
+        assert!(matches!(open_checkpoint(&tampered, &[a.verifier()]), Err(NoteError::BadSignature(_))));
         assert!(open_checkpoint(&note.replace("\n\n", "\n"), &[a.verifier()]).is_err());
         assert!(open_checkpoint("", &[a.verifier()]).is_err());
     }

@@ -21,10 +21,7 @@ pub mod b64 {
 
     /// Decodes one hash.
     pub fn decode(s: &str) -> Option<Hash> {
-        STANDARD
-            .decode(s)
-            .ok()
-            .and_then(|v| Hash::try_from(v.as_slice()).ok())
+        STANDARD.decode(s).ok().and_then(|v| Hash::try_from(v.as_slice()).ok())
     }
 
     /// One hash.
@@ -55,9 +52,7 @@ pub mod b64 {
         /// A list of hashes.
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Hash>, D::Error> {
             let v = Vec::<&str>::deserialize(d)?;
-            v.into_iter()
-                .map(|s| decode(s).ok_or_else(|| D::Error::custom("not a base64 SHA-256 hash")))
-                .collect()
+            v.into_iter().map(|s| decode(s).ok_or_else(|| D::Error::custom("not a base64 SHA-256 hash"))).collect()
         }
     }
 }
@@ -85,13 +80,7 @@ pub struct InclusionProof {
 impl InclusionProof {
     /// Checks the path against the root (the checkpoint's signature is checked by whoever trusts it).
     pub fn verify(&self) -> Result<(), merkle::ProofError> {
-        merkle::verify_inclusion(
-            self.index,
-            self.size,
-            &self.leaf_hash,
-            &self.hashes,
-            &self.root,
-        )
+        merkle::verify_inclusion(self.index, self.size, &self.leaf_hash, &self.hashes, &self.root)
     }
 }
 
@@ -116,13 +105,7 @@ pub struct ConsistencyProof {
 impl ConsistencyProof {
     /// Checks the proof between its two roots.
     pub fn verify(&self) -> Result<(), merkle::ProofError> {
-        merkle::verify_consistency(
-            self.from,
-            self.to,
-            &self.from_root,
-            &self.to_root,
-            &self.hashes,
-        )
+        merkle::verify_consistency(self.from, self.to, &self.from_root, &self.to_root, &self.hashes)
     }
 }
 
@@ -164,11 +147,7 @@ impl LedgerReader {
 
     /// The inclusion proof of entry `index` in the tree of `size` entries (default: the latest checkpoint).
     /// `size` must be one at which a checkpoint was released, so the proof ends at a signed root.
-    pub fn inclusion_proof(
-        &mut self,
-        index: u64,
-        size: Option<u64>,
-    ) -> Result<InclusionProof, LedgerError> {
+    pub fn inclusion_proof(&mut self, index: u64, size: Option<u64>) -> Result<InclusionProof, LedgerError> {
         self.store.ledger_read(|v| {
             let (size, checkpoint) = match released(&v, size)? {
                 Ok(r) => r,
@@ -178,27 +157,14 @@ impl LedgerReader {
                 Ok(h) => h,
                 Err(e) => return Ok(Err(e.into())),
             };
-            let bytes = v
-                .entry(index)?
-                .ok_or(StoreError::Invalid("entry below the tree size is missing"))?;
+            let bytes = v.entry(index)?.ok_or(StoreError::Invalid("entry below the tree size is missing"))?;
             let root = merkle::root(&v, size)?;
-            Ok(Ok(InclusionProof {
-                index,
-                size,
-                leaf_hash: merkle::leaf_hash(&bytes),
-                root,
-                hashes,
-                checkpoint,
-            }))
+            Ok(Ok(InclusionProof { index, size, leaf_hash: merkle::leaf_hash(&bytes), root, hashes, checkpoint }))
         })?
     }
 
     /// The consistency proof between trees of `from` and `to` entries (default `to`: the latest checkpoint).
-    pub fn consistency_proof(
-        &mut self,
-        from: u64,
-        to: Option<u64>,
-    ) -> Result<ConsistencyProof, LedgerError> {
+    pub fn consistency_proof(&mut self, from: u64, to: Option<u64>) -> Result<ConsistencyProof, LedgerError> {
         self.store.ledger_read(|v| {
             let to = match released(&v, to)? {
                 Ok((to, _)) => to,
@@ -209,13 +175,7 @@ impl LedgerReader {
                 Err(e) => return Ok(Err(e.into())),
             };
             let (from_root, to_root) = (merkle::root(&v, from)?, merkle::root(&v, to)?);
-            Ok(Ok(ConsistencyProof {
-                from,
-                to,
-                from_root,
-                to_root,
-                hashes,
-            }))
+            Ok(Ok(ConsistencyProof { from, to, from_root, to_root, hashes }))
         })?
     }
 
@@ -235,9 +195,7 @@ impl LedgerReader {
 
     /// The signed checkpoint released at `size`.
     pub fn checkpoint_at(&mut self, size: u64) -> Result<String, LedgerError> {
-        self.store
-            .ledger_read(|v| v.checkpoint_at(size))?
-            .ok_or(LedgerError::NoCheckpointAt(size))
+        self.store.ledger_read(|v| v.checkpoint_at(size))?.ok_or(LedgerError::NoCheckpointAt(size))
     }
 
     pub(super) fn store(&mut self) -> &mut Store {
@@ -250,14 +208,9 @@ fn released(
     v: &crate::store::ledger::LedgerView<'_>,
     size: Option<u64>,
 ) -> Result<Result<(u64, String), LedgerError>, StoreError> {
-    let latest = v
-        .latest_checkpoint()?
-        .ok_or(StoreError::Invalid("the ledger has no checkpoint"))?;
+    let latest = v.latest_checkpoint()?.ok_or(StoreError::Invalid("the ledger has no checkpoint"))?;
     Ok(match size {
         None => Ok(latest),
-        Some(s) => v
-            .checkpoint_at(s)?
-            .map(|note| (s, note))
-            .ok_or(LedgerError::NoCheckpointAt(s)),
+        Some(s) => v.checkpoint_at(s)?.map(|note| (s, note)).ok_or(LedgerError::NoCheckpointAt(s)),
     })
 }

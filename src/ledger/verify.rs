@@ -77,9 +77,7 @@ pub enum VerifyError {
         reason: String,
     },
     /// Fewer entries than the checkpoint covers.
-    #[error(
-        "entries.jsonl has {found} entries but the checkpoint covers {expected}: the tail was cut off"
-    )]
+    #[error("entries.jsonl has {found} entries but the checkpoint covers {expected}: the tail was cut off")]
     Truncated {
         /// Entries found.
         found: u64,
@@ -87,9 +85,7 @@ pub enum VerifyError {
         expected: u64,
     },
     /// More entries than the checkpoint covers.
-    #[error(
-        "entries.jsonl has entries beyond the checkpoint's {expected}: entry {expected} was added"
-    )]
+    #[error("entries.jsonl has entries beyond the checkpoint's {expected}: entry {expected} was added")]
     Extra {
         /// Checkpoint size.
         expected: u64,
@@ -98,9 +94,7 @@ pub enum VerifyError {
     #[error("signing keys: {0}")]
     KeyChain(String),
     /// The earlier checkpoint is not a prefix of this log.
-    #[error(
-        "fork: the previous checkpoint (size {size}) is not consistent with this log: {reason}"
-    )]
+    #[error("fork: the previous checkpoint (size {size}) is not consistent with this log: {reason}")]
     Fork {
         /// Earlier size.
         size: u64,
@@ -111,10 +105,7 @@ pub enum VerifyError {
 
 impl VerifyError {
     fn entry(seq: u64, reason: impl Into<String>) -> Self {
-        VerifyError::Entry {
-            seq,
-            reason: reason.into(),
-        }
+        VerifyError::Entry { seq, reason: reason.into() }
     }
 }
 
@@ -131,17 +122,8 @@ pub fn verify_dir(dir: &Path, opts: &Options) -> Result<Report, VerifyError> {
     let checkpoint = read(export::CHECKPOINT)?;
     let keys = read(export::KEYS_VKEY)?;
     let path = dir.join(export::ENTRIES);
-    let file = std::fs::File::open(&path).map_err(|source| VerifyError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    verify(
-        &checkpoint,
-        &keys,
-        BufReader::with_capacity(1 << 20, file),
-        opts,
-    )
-    .map_err(|e| match e {
+    let file = std::fs::File::open(&path).map_err(|source| VerifyError::Io { path: path.clone(), source })?;
+    verify(&checkpoint, &keys, BufReader::with_capacity(1 << 20, file), opts).map_err(|e| match e {
         VerifyError::Io { source, .. } => VerifyError::Io { path, source },
         e => e,
     })
@@ -152,13 +134,7 @@ pub fn parse_keys(file: &str, text: &str) -> Result<Vec<Verifier>, VerifyError> 
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            Verifier::parse(l).map_err(|source| VerifyError::Key {
-                file: file.into(),
-                line: i + 1,
-                source,
-            })
-        })
+        .map(|(i, l)| Verifier::parse(l).map_err(|source| VerifyError::Key { file: file.into(), line: i + 1, source }))
         .collect()
 }
 
@@ -173,12 +149,11 @@ pub fn verify(
     let trusted = opts.trusted.as_ref().unwrap_or(&listed);
     let opened = note::open_checkpoint(checkpoint, trusted).map_err(VerifyError::Checkpoint)?;
     let cp = opened.checkpoint;
-    let appliance = cp.origin.split_once('/').map(|(_, a)| a).ok_or_else(|| {
-        VerifyError::KeyChain(format!(
-            "origin {:?} is not <facility>/<appliance>",
-            cp.origin
-        ))
-    })?;
+    let appliance = cp
+        .origin
+        .split_once('/')
+        .map(|(_, a)| a)
+        .ok_or_else(|| VerifyError::KeyChain(format!("origin {:?} is not <facility>/<appliance>", cp.origin)))?;
     let previous = opts
         .previous
         .as_deref()
@@ -188,10 +163,7 @@ pub fn verify(
         .map(|o| o.checkpoint);
     if let Some(p) = &previous {
         if p.origin != cp.origin {
-            return Err(VerifyError::Fork {
-                size: p.size,
-                reason: format!("it is for another log, {}", p.origin),
-            });
+            return Err(VerifyError::Fork { size: p.size, reason: format!("it is for another log, {}", p.origin) });
         }
         if p.size > cp.size {
             return Err(VerifyError::Fork {
@@ -221,10 +193,7 @@ pub fn verify(
         let n = (&mut entries)
             .take(entry::MAX_ENTRY_BYTES as u64 + 2)
             .read_until(b'\n', &mut line)
-            .map_err(|source| VerifyError::Io {
-                path: export::ENTRIES.into(),
-                source,
-            })?;
+            .map_err(|source| VerifyError::Io { path: export::ENTRIES.into(), source })?;
         if n == 0 {
             break;
         }
@@ -242,28 +211,20 @@ pub fn verify(
         if e.stamp.seq != seq {
             return Err(VerifyError::entry(
                 seq,
-                format!(
-                    "it says seq {}: an entry was removed, inserted or moved here",
-                    e.stamp.seq
-                ),
+                format!("it says seq {}: an entry was removed, inserted or moved here", e.stamp.seq),
             ));
         }
         if e.stamp.prev != prev_leaf {
             // The entry before is the one that does not hash as this one remembers it.
             return Err(VerifyError::entry(
                 seq.saturating_sub(1),
-                format!(
-                    "its hash differs from the one entry {seq} records: it was altered (or entry {seq} was)"
-                ),
+                format!("its hash differs from the one entry {seq} records: it was altered (or entry {seq} was)"),
             ));
         }
         if e.stamp.appliance != appliance {
             return Err(VerifyError::entry(
                 seq,
-                format!(
-                    "written by appliance {:?}, not {appliance:?}",
-                    e.stamp.appliance
-                ),
+                format!("written by appliance {:?}, not {appliance:?}", e.stamp.appliance),
             ));
         }
         check_key_chain(seq, &e.event, &cp.origin, &mut chain)?;
@@ -271,10 +232,7 @@ pub fn verify(
         frontier.push(prev_leaf, |_| {});
     }
     if frontier.size() < cp.size {
-        return Err(VerifyError::Truncated {
-            found: frontier.size(),
-            expected: cp.size,
-        });
+        return Err(VerifyError::Truncated { found: frontier.size(), expected: cp.size });
     }
     if frontier.root() != cp.root {
         let last = cp.size.saturating_sub(1);
@@ -284,16 +242,10 @@ pub fn verify(
         ));
     }
     // The checkpoint must be signed by the key current at its size, and every listed key introduced.
-    let current = chain
-        .last()
-        .ok_or_else(|| VerifyError::KeyChain("the ledger introduces no signing key".into()))?;
-    let current_id = Verifier::parse(current)
-        .map(|v| v.id_hex())
-        .map_err(|e| VerifyError::KeyChain(e.to_string()))?;
+    let current = chain.last().ok_or_else(|| VerifyError::KeyChain("the ledger introduces no signing key".into()))?;
+    let current_id = Verifier::parse(current).map(|v| v.id_hex()).map_err(|e| VerifyError::KeyChain(e.to_string()))?;
     if !opened.signed_by.contains(&current_id) {
-        return Err(VerifyError::KeyChain(format!(
-            "the checkpoint is not signed by the current key {current}"
-        )));
+        return Err(VerifyError::KeyChain(format!("the checkpoint is not signed by the current key {current}")));
     }
     for k in &listed {
         if !chain.contains(&k.to_vkey()) {
@@ -303,43 +255,23 @@ pub fn verify(
             )));
         }
     }
-    Ok(Report {
-        origin: cp.origin,
-        size: cp.size,
-        root: cp.root,
-        keys: chain.len(),
-        extends,
-    })
+    Ok(Report { origin: cp.origin, size: cp.size, root: cp.root, keys: chain.len(), extends })
 }
 
-fn check_key_chain(
-    seq: u64,
-    event: &Event,
-    origin: &str,
-    chain: &mut Vec<String>,
-) -> Result<(), VerifyError> {
+fn check_key_chain(seq: u64, event: &Event, origin: &str, chain: &mut Vec<String>) -> Result<(), VerifyError> {
     match event {
         Event::KeyRotation(k) => {
             if k.previous.as_ref() != chain.last() {
-                return Err(VerifyError::entry(
-                    seq,
-                    "key_rotation does not name the key it replaces",
-                ));
+                return Err(VerifyError::entry(seq, "key_rotation does not name the key it replaces"));
             }
             let v = Verifier::parse(&k.key).map_err(|e| VerifyError::entry(seq, e.to_string()))?;
             if v.name() != origin {
-                return Err(VerifyError::entry(
-                    seq,
-                    format!("key is named {:?}, not {origin:?}", v.name()),
-                ));
+                return Err(VerifyError::entry(seq, format!("key is named {:?}, not {origin:?}", v.name())));
             }
             chain.push(v.to_vkey());
             Ok(())
         }
-        _ if seq == 0 => Err(VerifyError::entry(
-            0,
-            "the first entry must introduce the signing key",
-        )),
+        _ if seq == 0 => Err(VerifyError::entry(0, "the first entry must introduce the signing key")),
         _ => Ok(()),
     }
 }

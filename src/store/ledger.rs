@@ -53,17 +53,10 @@ impl<'c> LedgerView<'c> {
     /// The log's identity, or `None` before the ledger is created.
     pub fn identity(&self) -> Result<Option<Identity>, StoreError> {
         let get = |k: &str| -> Result<Option<String>, StoreError> {
-            Ok(self
-                .0
-                .query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0))
-                .optional()?)
+            Ok(self.0.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get(0)).optional()?)
         };
         match (get("origin")?, get("facility")?, get("appliance")?) {
-            (Some(origin), Some(facility), Some(appliance)) => Ok(Some(Identity {
-                origin,
-                facility,
-                appliance,
-            })),
+            (Some(origin), Some(facility), Some(appliance)) => Ok(Some(Identity { origin, facility, appliance })),
             (None, None, None) => Ok(None),
             _ => Err(StoreError::Invalid("ledger identity is incomplete")),
         }
@@ -71,25 +64,19 @@ impl<'c> LedgerView<'c> {
 
     /// Number of entries.
     pub fn size(&self) -> Result<u64, StoreError> {
-        let n: Option<i64> = self
-            .0
-            .query_row("SELECT max(seq) + 1 FROM entries", [], |r| r.get(0))?;
+        let n: Option<i64> = self.0.query_row("SELECT max(seq) + 1 FROM entries", [], |r| r.get(0))?;
         u64_of(n.unwrap_or(0))
     }
 
     /// The bytes of entry `seq`.
     pub fn entry(&self, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut st = self
-            .0
-            .prepare_cached("SELECT bytes FROM entries WHERE seq = ?1")?;
+        let mut st = self.0.prepare_cached("SELECT bytes FROM entries WHERE seq = ?1")?;
         Ok(st.query_row([i64_of(seq)?], |r| r.get(0)).optional()?)
     }
 
     /// Up to `limit` entries from `from` on, in order.
     pub fn entries(&self, from: u64, limit: u64) -> Result<Vec<Vec<u8>>, StoreError> {
-        let mut st = self
-            .0
-            .prepare_cached("SELECT bytes FROM entries WHERE seq >= ?1 ORDER BY seq LIMIT ?2")?;
+        let mut st = self.0.prepare_cached("SELECT bytes FROM entries WHERE seq >= ?1 ORDER BY seq LIMIT ?2")?;
         let rows = st.query_map([i64_of(from)?, i64_of(limit)?], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -100,9 +87,7 @@ impl<'c> LedgerView<'c> {
         size: u64,
         mut f: impl FnMut(u64, &[u8]) -> std::io::Result<()>,
     ) -> Result<(), StoreError> {
-        let mut st = self
-            .0
-            .prepare("SELECT seq, bytes FROM entries WHERE seq < ?1 ORDER BY seq")?;
+        let mut st = self.0.prepare("SELECT seq, bytes FROM entries WHERE seq < ?1 ORDER BY seq")?;
         let mut rows = st.query([i64_of(size)?])?;
         let mut expected = 0u64;
         while let Some(row) = rows.next()? {
@@ -111,16 +96,11 @@ impl<'c> LedgerView<'c> {
                 return Err(StoreError::Invalid("gap in entry sequence"));
             }
             let bytes = row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
-            f(seq, bytes).map_err(|source| StoreError::Dir {
-                path: "export".into(),
-                source,
-            })?;
+            f(seq, bytes).map_err(|source| StoreError::Dir { path: "export".into(), source })?;
             expected += 1;
         }
         if expected != size {
-            return Err(StoreError::Invalid(
-                "entries missing below the checkpoint size",
-            ));
+            return Err(StoreError::Invalid("entries missing below the checkpoint size"));
         }
         Ok(())
     }
@@ -129,11 +109,9 @@ impl<'c> LedgerView<'c> {
     pub fn latest_checkpoint(&self) -> Result<Option<(u64, String)>, StoreError> {
         let row: Option<(i64, String)> = self
             .0
-            .query_row(
-                "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .query_row("SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
         row.map(|(s, n)| Ok((u64_of(s)?, n))).transpose()
     }
@@ -142,11 +120,7 @@ impl<'c> LedgerView<'c> {
     pub fn checkpoint_at(&self, size: u64) -> Result<Option<String>, StoreError> {
         Ok(self
             .0
-            .query_row(
-                "SELECT note FROM checkpoints WHERE size = ?1",
-                [i64_of(size)?],
-                |r| r.get(0),
-            )
+            .query_row("SELECT note FROM checkpoints WHERE size = ?1", [i64_of(size)?], |r| r.get(0))
             .optional()?)
     }
 
@@ -162,24 +136,12 @@ impl<'c> LedgerView<'c> {
     }
 
     fn keys_where(&self, cond: &str) -> Result<Vec<KeyRecord>, StoreError> {
-        let sql = format!(
-            "SELECT key_id, vkey, from_seq FROM signing_keys WHERE {cond} ORDER BY from_seq"
-        );
+        let sql = format!("SELECT key_id, vkey, from_seq FROM signing_keys WHERE {cond} ORDER BY from_seq");
         let mut st = self.0.prepare_cached(&sql)?;
-        let rows = st.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
-        })?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
         rows.map(|row| {
             let (key_id, vkey, from) = row?;
-            Ok(KeyRecord {
-                key_id,
-                vkey,
-                from_seq: u64_of(from)?,
-            })
+            Ok(KeyRecord { key_id, vkey, from_seq: u64_of(from)? })
         })
         .collect()
     }
@@ -189,12 +151,8 @@ impl NodeSource for LedgerView<'_> {
     type Error = StoreError;
 
     fn node(&self, level: u32, index: u64) -> Result<Hash, StoreError> {
-        let mut st = self
-            .0
-            .prepare_cached("SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2")?;
-        let h: Option<Vec<u8>> = st
-            .query_row(params![level, i64_of(index)?], |r| r.get(0))
-            .optional()?;
+        let mut st = self.0.prepare_cached("SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2")?;
+        let h: Option<Vec<u8>> = st.query_row(params![level, i64_of(index)?], |r| r.get(0)).optional()?;
         hash_of(h.ok_or(StoreError::Invalid("a tree node is missing"))?)
     }
 }
@@ -208,21 +166,12 @@ pub struct LedgerTx<'c> {
 impl Store {
     /// Begins the ledger's write transaction, waiting (up to the busy timeout) for other writers.
     pub fn ledger_tx(&mut self) -> Result<LedgerTx<'_>, StoreError> {
-        Ok(LedgerTx {
-            tx: self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?,
-        })
+        Ok(LedgerTx { tx: self.conn.transaction_with_behavior(TransactionBehavior::Immediate)? })
     }
 
     /// Reads within one snapshot: `f` sees the ledger as of one commit.
-    pub fn ledger_read<T>(
-        &mut self,
-        f: impl FnOnce(LedgerView<'_>) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)?;
+    pub fn ledger_read<T>(&mut self, f: impl FnOnce(LedgerView<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
         let out = f(LedgerView(&tx))?;
         tx.finish()?;
         Ok(out)
@@ -237,9 +186,7 @@ impl LedgerTx<'_> {
 
     /// Records the log's identity; only when the ledger is created.
     pub fn set_identity(&self, id: &Identity) -> Result<(), StoreError> {
-        let mut st = self
-            .tx
-            .prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2)")?;
+        let mut st = self.tx.prepare_cached("INSERT INTO meta (key, value) VALUES (?1, ?2)")?;
         st.execute(["origin", &id.origin])?;
         st.execute(["facility", &id.facility])?;
         st.execute(["appliance", &id.appliance])?;
@@ -248,35 +195,28 @@ impl LedgerTx<'_> {
 
     /// Stages an entry.
     pub fn put_entry(&self, seq: u64, bytes: &[u8]) -> Result<(), StoreError> {
-        let mut st = self
-            .tx
-            .prepare_cached("INSERT INTO entries (seq, bytes) VALUES (?1, ?2)")?;
+        let mut st = self.tx.prepare_cached("INSERT INTO entries (seq, bytes) VALUES (?1, ?2)")?;
         st.execute(params![i64_of(seq)?, bytes])?;
         Ok(())
     }
 
     /// Stages a perfect-subtree hash.
     pub fn put_node(&self, n: &NewNode) -> Result<(), StoreError> {
-        let mut st = self
-            .tx
-            .prepare_cached("INSERT INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
+        let mut st = self.tx.prepare_cached("INSERT INTO tree_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
         st.execute(params![n.level, i64_of(n.index)?, &n.hash[..]])?;
         Ok(())
     }
 
     /// Stages the signed checkpoint for `size`.
     pub fn put_checkpoint(&self, size: u64, root: &Hash, note: &str) -> Result<(), StoreError> {
-        let mut st = self
-            .tx
-            .prepare_cached("INSERT INTO checkpoints (size, root, note) VALUES (?1, ?2, ?3)")?;
+        let mut st = self.tx.prepare_cached("INSERT INTO checkpoints (size, root, note) VALUES (?1, ?2, ?3)")?;
         st.execute(params![i64_of(size)?, &root[..], note])?;
         Ok(())
     }
 
     /// Makes `key` the signing key from entry `from_seq` on; the previous one is kept for verification.
     pub fn put_current_key(&self, key: &KeyRecord) -> Result<(), StoreError> {
-        self.tx
-            .execute("UPDATE signing_keys SET current = 0 WHERE current = 1", [])?;
+        self.tx.execute("UPDATE signing_keys SET current = 0 WHERE current = 1", [])?;
         self.tx.execute(
             "INSERT INTO signing_keys (key_id, vkey, from_seq, current) VALUES (?1, ?2, ?3, 1)",
             params![key.key_id, key.vkey, i64_of(key.from_seq)?],

@@ -73,9 +73,7 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// The database was written by a newer tally.
-    #[error(
-        "database schema version {found} is newer than this tally knows ({known}); upgrade tally"
-    )]
+    #[error("database schema version {found} is newer than this tally knows ({known}); upgrade tally")]
     TooNew {
         /// Version in the file.
         found: i64,
@@ -100,15 +98,7 @@ impl StoreError {
         use rusqlite::ErrorCode::*;
         match self {
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
-                matches!(
-                    e.code,
-                    SystemIoFailure
-                        | DatabaseCorrupt
-                        | DiskFull
-                        | NotADatabase
-                        | CannotOpen
-                        | ReadOnly
-                )
+                matches!(e.code, SystemIoFailure | DatabaseCorrupt | DiskFull | NotADatabase | CannotOpen | ReadOnly)
             }
             StoreError::Invalid(_) | StoreError::TooNew { .. } => true,
             _ => false,
@@ -150,9 +140,7 @@ impl Store {
         }
         let conn = Connection::open_with_flags(
             &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(Duration::from_secs(10))?;
         // WAL: readers never block the writer. FULL: the WAL is fsynced at every commit, so a commit that
@@ -172,18 +160,14 @@ impl Store {
 
     fn migrate(&mut self) -> Result<(), StoreError> {
         let known = MIGRATIONS.len() as i64;
-        let found: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let found: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if found > known {
             return Err(StoreError::TooNew { found, known });
         }
         if found == known {
             return Ok(());
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         // Another process may have migrated while we waited for the lock.
         let found: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
@@ -196,9 +180,7 @@ impl Store {
 
     /// Runs SQLite's own consistency check; `Ok(())` when it answers "ok".
     pub fn integrity_check(&self) -> Result<Result<(), String>, StoreError> {
-        let answer: String = self
-            .conn
-            .pragma_query_value(None, "integrity_check", |r| r.get(0))?;
+        let answer: String = self.conn.pragma_query_value(None, "integrity_check", |r| r.get(0))?;
         Ok(if answer == "ok" { Ok(()) } else { Err(answer) })
     }
 }
@@ -210,10 +192,7 @@ pub fn create_private_dir(path: &Path) -> Result<(), StoreError> {
         .recursive(true)
         .mode(0o700)
         .create(path)
-        .map_err(|source| StoreError::Dir {
-            path: path.to_owned(),
-            source,
-        })
+        .map_err(|source| StoreError::Dir { path: path.to_owned(), source })
 }
 
 #[cfg(test)]
@@ -223,26 +202,14 @@ mod tests {
     #[test]
     fn opens_durably_and_migrates_once() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(
-            Store::open(dir.path(), Open::MustExist),
-            Err(StoreError::Missing(_))
-        ));
+        assert!(matches!(Store::open(dir.path(), Open::MustExist), Err(StoreError::Missing(_))));
         let s = Store::open(&dir.path().join("d"), Open::CreateIfMissing).unwrap();
-        let mode: String = s
-            .conn
-            .pragma_query_value(None, "journal_mode", |r| r.get(0))
-            .unwrap();
-        let sync: i64 = s
-            .conn
-            .pragma_query_value(None, "synchronous", |r| r.get(0))
-            .unwrap();
+        let mode: String = s.conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        let sync: i64 = s.conn.pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
         assert_eq!((mode.as_str(), sync), ("wal", 2));
         drop(s);
         let s = Store::open(&dir.path().join("d"), Open::MustExist).unwrap();
-        let v: i64 = s
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .unwrap();
+        let v: i64 = s.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
         assert_eq!(v, MIGRATIONS.len() as i64);
         assert_eq!(s.integrity_check().unwrap(), Ok(()));
     }
@@ -253,9 +220,6 @@ mod tests {
         let s = Store::open(dir.path(), Open::CreateIfMissing).unwrap();
         s.conn.pragma_update(None, "user_version", 99).unwrap();
         drop(s);
-        assert!(matches!(
-            Store::open(dir.path(), Open::MustExist),
-            Err(StoreError::TooNew { found: 99, .. })
-        ));
+        assert!(matches!(Store::open(dir.path(), Open::MustExist), Err(StoreError::TooNew { found: 99, .. })));
     }
 }

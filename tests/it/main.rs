@@ -3,6 +3,6 @@
 //! They run the real `tally` binary on real SQLite files in temporary directories, talk HTTP to it on
 //! 127.0.0.1, and check its ledger with an independent verifier (Go's sumdb/note and sumdb/tlog).
 
-mod util;
 mod api;
 mod crash;
+mod util;

@@ -54,7 +54,8 @@ impl Server {
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).expect("read listening line");
-        let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        let addr =
+            line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}"));
         Server { child, addr: addr.to_owned(), data_dir: data_dir.to_owned() }
     }
 
@@ -159,7 +160,9 @@ pub fn go_verifier() -> Option<&'static Path> {
     });
     match built {
         Some(p) => Some(p.as_path()),
-        None => skip("the Go verifier could not be built: install golang-go and golang-golang-x-mod-dev (tests/run does)"),
+        None => {
+            skip("the Go verifier could not be built: install golang-go and golang-golang-x-mod-dev (tests/run does)")
+        }
     }
 }
 
