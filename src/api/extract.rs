@@ -5,12 +5,16 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 
 use super::AppState;
 use super::error::ApiError;
 use crate::auth::{Action, Principal};
 
-/// A JSON body; rejections become JSON errors.
+/// A JSON object body; rejections become JSON errors.
+///
+/// The body must be an object: serde reads a struct from a JSON array of its fields too, so the text is
+/// first checked as a whole (syntax, UTF-8, nothing after it) and only then read as `T`.
 #[derive(Debug)]
 pub struct Json<T>(pub T);
 
@@ -19,8 +23,13 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         use axum::extract::rejection::JsonRejection::*;
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Json(v)),
+        match axum::Json::<Box<RawValue>>::from_request(req, state).await {
+            Ok(axum::Json(raw)) if !raw.get().starts_with('{') => {
+                Err(ApiError::bad_request("invalid_body", "the body must be a JSON object"))
+            }
+            Ok(axum::Json(raw)) => serde_json::from_str(raw.get())
+                .map(Json)
+                .map_err(|e| ApiError::bad_request("invalid_body", e.to_string())),
             Err(MissingJsonContentType(_)) => Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
@@ -67,11 +76,13 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(ApiError::unauthenticated)?;
+        // The scheme is matched without regard to case (RFC 9110, section 11.1).
         let secret = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(|s| s.trim().to_owned())
+            .and_then(|h| h.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Bearer"))
+            .map(|(_, token)| token.trim().to_owned())
             .ok_or_else(ApiError::unauthenticated)?;
         let principal = state.with_store(move |store| crate::auth::authenticate(store, &secret)).await?;
         principal.map(Caller).ok_or_else(ApiError::unauthenticated)

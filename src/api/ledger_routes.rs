@@ -17,6 +17,17 @@ use crate::ledger::reader::{ConsistencyProof, InclusionProof};
 const MAX_PAGE: u64 = 1000;
 /// Longest note, in characters.
 const MAX_NOTE_CHARS: usize = 4000;
+/// Largest position or size a query may name: the store keeps them as signed 64-bit integers, so a larger
+/// one names nothing in any ledger (and must be a bad query, not a storage error).
+const MAX_POSITION: u64 = i64::MAX as u64;
+
+/// Refuses positions and sizes beyond [`MAX_POSITION`].
+fn positions(values: &[Option<u64>]) -> Result<(), ApiError> {
+    if values.iter().flatten().any(|&v| v > MAX_POSITION) {
+        return Err(ApiError::bad_request("invalid_query", format!("positions and sizes are at most {MAX_POSITION}")));
+    }
+    Ok(())
+}
 
 /// `GET /api/v1/ledger/checkpoint`: the latest signed checkpoint, as C2SP text.
 pub async fn checkpoint(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
@@ -46,6 +57,7 @@ pub async fn entries(
     Query(q): Query<EntriesQuery>,
 ) -> Result<axum::Json<EntriesPage>, ApiError> {
     caller.require(Action::ReadLedger)?;
+    positions(&[Some(q.from)])?;
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_PAGE {
         return Err(ApiError::bad_request("invalid_query", format!("limit must be between 1 and {MAX_PAGE}")));
@@ -74,6 +86,7 @@ pub async fn inclusion(
     Query(q): Query<InclusionQuery>,
 ) -> Result<axum::Json<InclusionProof>, ApiError> {
     caller.require(Action::ReadLedger)?;
+    positions(&[Some(q.index), q.size])?;
     Ok(axum::Json(state.with_reader(move |r| r.inclusion_proof(q.index, q.size)).await?))
 }
 
@@ -91,6 +104,7 @@ pub async fn consistency(
     Query(q): Query<ConsistencyQuery>,
 ) -> Result<axum::Json<ConsistencyProof>, ApiError> {
     caller.require(Action::ReadLedger)?;
+    positions(&[Some(q.from), q.to])?;
     Ok(axum::Json(state.with_reader(move |r| r.consistency_proof(q.from, q.to)).await?))
 }
 

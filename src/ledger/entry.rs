@@ -7,6 +7,11 @@
 //! appliance id, the leaf hash of the entry before it (so a verifier can name the first altered entry),
 //! its kind and a body whose shape the kind fixes. People are named by id only: no biometric data, no
 //! names, no tokens ever enter a body.
+//!
+//! Encoding is on the hot path of verification, so entries are written with `serde_json` directly rather
+//! than through a generic canonicaliser: every struct below declares its fields in sorted order, entries
+//! hold no floating-point numbers, and serde_json's compact output escapes strings exactly as RFC 8785
+//! does. A test checks this against `serde_jcs`, an RFC 8785 implementation, for every kind.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -112,10 +117,10 @@ events! {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Boot {
-    /// Software name and version.
-    pub software: String,
     /// Whether the entry before this one was a clean `shutdown` (`false` after a power cut or crash).
     pub clean_start: bool,
+    /// Software name and version.
+    pub software: String,
 }
 
 /// Body of `shutdown`.
@@ -130,22 +135,22 @@ pub struct Shutdown {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClockChange {
+    /// `observed − expected` in milliseconds.
+    pub delta_ms: i64,
     /// What the wall clock should have read, from the last reading and the monotonic clock.
     pub expected: String,
     /// What it read.
     pub observed: String,
-    /// `observed − expected` in milliseconds.
-    pub delta_ms: i64,
 }
 
 /// Body of `key_rotation`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyRotation {
-    /// The verifier key that signed until now (`None` for the first key of a new ledger).
-    pub previous: Option<String>,
     /// The verifier key that signs from this entry's checkpoint on, `name+hexid+base64`.
     pub key: String,
+    /// The verifier key that signed until now (`None` for the first key of a new ledger).
+    pub previous: Option<String>,
 }
 
 /// Body of `note`.
@@ -162,18 +167,18 @@ pub struct Note {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Grant {
-    /// Lane id.
-    pub lane: String,
-    /// Person id.
-    pub person: String,
     /// Zone left.
     pub from_zone: String,
-    /// Zone entered.
-    pub to_zone: String,
+    /// Lane id.
+    pub lane: String,
     /// How the person was identified: `fingerprint`, `override`.
     pub method: String,
+    /// Person id.
+    pub person: String,
     /// Calibrated match score, when by fingerprint.
     pub score: Option<u32>,
+    /// Zone entered.
+    pub to_zone: String,
 }
 
 /// Body of `denial`.
@@ -192,20 +197,20 @@ pub struct Denial {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Passage {
-    /// Lane id.
-    pub lane: String,
     /// Sequence number of the grant it completes.
     pub grant: u64,
+    /// Lane id.
+    pub lane: String,
 }
 
 /// Body of `passage_timeout`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PassageTimeout {
-    /// Lane id.
-    pub lane: String,
     /// Sequence number of the grant that was not used.
     pub grant: u64,
+    /// Lane id.
+    pub lane: String,
 }
 
 /// Body of `override`.
@@ -214,12 +219,12 @@ pub struct PassageTimeout {
 pub struct Override {
     /// Lane id.
     pub lane: String,
+    /// The guard.
+    pub officer: String,
     /// Person id chosen by the guard.
     pub person: String,
     /// Why the finger was not used.
     pub reason: String,
-    /// The guard.
-    pub officer: String,
     /// The second officer who confirmed.
     pub second_officer: String,
 }
@@ -228,84 +233,84 @@ pub struct Override {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Enrolment {
-    /// Person id.
-    pub person: String,
     /// ISO finger positions enrolled.
     pub fingers: Vec<u8>,
     /// Enrolment officer.
     pub officer: String,
+    /// Person id.
+    pub person: String,
 }
 
 /// Body of `status_change`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatusChange {
-    /// Person id.
-    pub person: String,
     /// Status before.
     pub from: String,
-    /// Status after.
-    pub to: String,
-    /// Why.
-    pub reason: String,
     /// Who made the change.
     pub officer: String,
+    /// Person id.
+    pub person: String,
+    /// Why.
+    pub reason: String,
+    /// Status after.
+    pub to: String,
 }
 
 /// Body of `rollcall_started`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RollcallStarted {
-    /// Roll-call id.
-    pub rollcall: String,
-    /// Zones counted.
-    pub zones: Vec<String>,
-    /// Supervisor.
-    pub supervisor: String,
     /// Number of people expected (the roster snapshot).
     pub expected: u64,
+    /// Roll-call id.
+    pub rollcall: String,
+    /// Supervisor.
+    pub supervisor: String,
+    /// Zones counted.
+    pub zones: Vec<String>,
 }
 
 /// Body of `rollcall_counted`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RollcallCounted {
-    /// Roll-call id.
-    pub rollcall: String,
-    /// Person id.
-    pub person: String,
-    /// Zone where counted.
-    pub zone: String,
     /// Lane or handheld that counted.
     pub by: String,
+    /// Person id.
+    pub person: String,
+    /// Roll-call id.
+    pub rollcall: String,
+    /// Zone where counted.
+    pub zone: String,
 }
 
 /// Body of `rollcall_closed`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RollcallClosed {
-    /// Roll-call id.
-    pub rollcall: String,
-    /// Supervisor who signed off.
-    pub supervisor: String,
     /// People counted.
     pub counted: u64,
     /// People missing.
     pub missing: u64,
     /// Supervisor's remark, required when the count does not balance.
     pub remark: Option<String>,
+    /// Roll-call id.
+    pub rollcall: String,
+    /// Supervisor who signed off.
+    pub supervisor: String,
 }
 
 /// Body of `alarm`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Alarm {
-    /// What raised it: a lane, a device, the ledger.
-    pub source: String,
     /// Stable code (`tamper`, `power`, `offline`, `online`, `duress`, `released_person_seen`, …).
     pub code: String,
     /// Human-readable detail (never biometric data).
     pub detail: String,
+    /// What raised it: a lane, a device, the ledger.
+    pub source: String,
 }
 
 /// Why bytes are not a valid entry.
@@ -343,14 +348,14 @@ pub enum EntryError {
 
 #[derive(Serialize)]
 struct Wire<'a> {
-    seq: u64,
-    kind: &'static str,
-    time: &'a str,
-    boot: &'a str,
-    mono_ms: u64,
     appliance: &'a str,
-    prev: String,
     body: &'a Event,
+    boot: &'a str,
+    kind: &'static str,
+    mono_ms: u64,
+    prev: String,
+    seq: u64,
+    time: &'a str,
 }
 
 #[derive(Deserialize)]
@@ -382,7 +387,7 @@ impl Entry {
             body: &self.event,
         };
         // Every field is a string, an integer, a bool, an option or a list of those: serialisation cannot fail.
-        serde_jcs::to_vec(&wire).unwrap_or_default()
+        serde_json::to_vec(&wire).unwrap_or_default()
     }
 
     /// Decodes an entry and checks that the bytes are exactly its canonical form.
@@ -457,6 +462,59 @@ mod tests {
         let body = String::from_utf8(bytes).unwrap().replace("\"author\"", "\"writer\"");
         assert!(matches!(Entry::parse(body.as_bytes()), Err(EntryError::Body { kind: "note", .. })));
         assert!(matches!(Entry::parse(b"\xff\xfe"), Err(EntryError::Malformed(_))));
+    }
+
+    /// One entry of every kind, with awkward strings.
+    fn one_of_each() -> Vec<Event> {
+        let s = |t: &str| t.to_owned();
+        let odd = "ctl \u{1}\u{1f}\u{7f} \u{2028} \\ \" / é 𝄞".to_owned();
+        vec![
+            Event::Boot(Boot { clean_start: false, software: s("tally 0.1.0") }),
+            Event::Shutdown(Shutdown { reason: odd.clone() }),
+            Event::ClockChange(ClockChange { delta_ms: -3_600_000, expected: s("a"), observed: s("b") }),
+            Event::KeyRotation(KeyRotation { key: s("k"), previous: None }),
+            Event::Note(Note { author: s("a"), text: odd.clone() }),
+            Event::Grant(Grant {
+                from_zone: s("outside"),
+                lane: s("north-1"),
+                method: s("fingerprint"),
+                person: s("P-1"),
+                score: Some(71),
+                to_zone: s("block-c"),
+            }),
+            Event::Denial(Denial { lane: s("l"), person: None, reason: s("no_match") }),
+            Event::Passage(Passage { grant: 9, lane: s("l") }),
+            Event::PassageTimeout(PassageTimeout { grant: 9, lane: s("l") }),
+            Event::Override(Override {
+                lane: s("l"),
+                officer: s("o1"),
+                person: s("p"),
+                reason: odd.clone(),
+                second_officer: s("o2"),
+            }),
+            Event::Enrolment(Enrolment { fingers: vec![1, 2, 6], officer: s("o"), person: s("p") }),
+            Event::StatusChange(StatusChange { from: s("a"), officer: s("o"), person: s("p"), reason: s("r"), to: s("b") }),
+            Event::RollcallStarted(RollcallStarted { expected: 1400, rollcall: s("r"), supervisor: s("s"), zones: vec![s("z")] }),
+            Event::RollcallCounted(RollcallCounted { by: s("l"), person: s("p"), rollcall: s("r"), zone: s("z") }),
+            Event::RollcallClosed(RollcallClosed { counted: 1, missing: 0, remark: Some(odd), rollcall: s("r"), supervisor: s("s") }),
+            Event::Alarm(Alarm { code: s("tamper"), detail: s("d"), source: s("s") }),
+        ]
+    }
+
+    #[test]
+    fn encoding_is_rfc8785_for_every_kind() {
+        let events = one_of_each();
+        let kinds: Vec<&str> = events.iter().map(Event::kind).collect();
+        assert_eq!(kinds, KINDS, "one sample per kind, in order");
+        for event in events {
+            let mut e = sample();
+            e.event = event;
+            let ours = e.to_canonical();
+            let value: serde_json::Value = serde_json::from_slice(&ours).unwrap();
+            let reference = serde_jcs::to_vec(&value).unwrap();
+            assert_eq!(String::from_utf8(ours.clone()).unwrap(), String::from_utf8(reference).unwrap());
+            assert_eq!(Entry::parse(&ours).unwrap(), e);
+        }
     }
 
     #[test]
