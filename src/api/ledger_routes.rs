@@ -8,8 +8,7 @@ use serde_json::value::RawValue;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{Caller, Json, Query};
-use crate::auth::Action;
+use super::extract::{Caller, Json, Query, ReadLedger, WriteNote};
 use crate::ledger::entry::{Event, Note};
 use crate::ledger::reader::{ConsistencyProof, InclusionProof};
 
@@ -17,21 +16,8 @@ use crate::ledger::reader::{ConsistencyProof, InclusionProof};
 const MAX_PAGE: u64 = 1000;
 /// Longest note, in characters.
 const MAX_NOTE_CHARS: usize = 4000;
-/// Largest position or size a query may name: the store keeps them as signed 64-bit integers, so a larger
-/// one names nothing in any ledger (and must be a bad query, not a storage error).
-const MAX_POSITION: u64 = i64::MAX as u64;
-
-/// Refuses positions and sizes beyond [`MAX_POSITION`].
-fn positions(values: &[Option<u64>]) -> Result<(), ApiError> {
-    if values.iter().flatten().any(|&v| v > MAX_POSITION) {
-        return Err(ApiError::bad_request("invalid_query", format!("positions and sizes are at most {MAX_POSITION}")));
-    }
-    Ok(())
-}
-
 /// `GET /api/v1/ledger/checkpoint`: the latest signed checkpoint, as C2SP text.
-pub async fn checkpoint(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
-    caller.require(Action::ReadLedger)?;
+pub async fn checkpoint(State(state): State<AppState>, _: Caller<ReadLedger>) -> Result<impl IntoResponse, ApiError> {
     let (_, note) = state.with_reader(|r| r.latest_checkpoint()).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note))
 }
@@ -53,11 +39,9 @@ pub(super) struct EntriesPage {
 /// `GET /api/v1/ledger/entries?from=&limit=`: entries as their canonical JSON.
 pub async fn entries(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Caller<ReadLedger>,
     Query(q): Query<EntriesQuery>,
 ) -> Result<axum::Json<EntriesPage>, ApiError> {
-    caller.require(Action::ReadLedger)?;
-    positions(&[Some(q.from)])?;
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_PAGE {
         return Err(ApiError::bad_request("invalid_query", format!("limit must be between 1 and {MAX_PAGE}")));
@@ -82,11 +66,9 @@ pub(super) struct InclusionQuery {
 /// `GET /api/v1/ledger/proof/inclusion?index=&size=`.
 pub async fn inclusion(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Caller<ReadLedger>,
     Query(q): Query<InclusionQuery>,
 ) -> Result<axum::Json<InclusionProof>, ApiError> {
-    caller.require(Action::ReadLedger)?;
-    positions(&[Some(q.index), q.size])?;
     Ok(axum::Json(state.with_reader(move |r| r.inclusion_proof(q.index, q.size)).await?))
 }
 
@@ -100,11 +82,9 @@ pub(super) struct ConsistencyQuery {
 /// `GET /api/v1/ledger/proof/consistency?from=&to=`.
 pub async fn consistency(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Caller<ReadLedger>,
     Query(q): Query<ConsistencyQuery>,
 ) -> Result<axum::Json<ConsistencyProof>, ApiError> {
-    caller.require(Action::ReadLedger)?;
-    positions(&[Some(q.from), q.to])?;
     Ok(axum::Json(state.with_reader(move |r| r.consistency_proof(q.from, q.to)).await?))
 }
 
@@ -119,13 +99,19 @@ pub(super) struct NoteCreated {
     seq: u64,
 }
 
+/// Characters that change how text is shown without being seen (bidirectional overrides, zero-width
+/// characters, line separators): refused in notes so a ledger line always reads as what it says.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
 /// `POST /api/v1/log/notes` `{"text": …}`: appends a note by the token's holder; answers once durable.
 pub async fn post_note(
     State(state): State<AppState>,
-    caller: Caller,
+    Caller(caller, _): Caller<WriteNote>,
     Json(body): Json<NoteBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let author = caller.require(Action::WriteNote)?.name.clone();
+    let author = caller.name;
     let text = body.text;
     if text.trim().is_empty() {
         return Err(ApiError::bad_request("invalid_note", "the note is empty"));
@@ -133,8 +119,8 @@ pub async fn post_note(
     if text.chars().count() > MAX_NOTE_CHARS {
         return Err(ApiError::bad_request("invalid_note", format!("a note has at most {MAX_NOTE_CHARS} characters")));
     }
-    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(ApiError::bad_request("invalid_note", "the note holds control characters"));
+    if text.chars().any(|c| (c.is_control() && c != '\n' && c != '\t') || is_invisible_format(c)) {
+        return Err(ApiError::bad_request("invalid_note", "the note holds control or invisible formatting characters"));
     }
     let appended = state.writer().append(vec![Event::Note(Note { author, text })]).await?;
     let seq = *appended.seqs.first().ok_or_else(|| ApiError::unavailable("note", &"no sequence number returned"))?;

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
 use crate::clock::Clock;
-use crate::ledger::entry::Event;
+use crate::ledger::entry::{Event, Shutdown};
 use crate::ledger::{Appended, Ledger, LedgerError};
 
 /// Most events committed in one transaction.
@@ -36,6 +36,7 @@ pub enum WriteError {
 enum Request {
     Append { events: Vec<Event>, reply: oneshot::Sender<Result<Appended, WriteError>> },
     CheckClock,
+    Shutdown { reason: String, reply: oneshot::Sender<Result<Appended, WriteError>> },
 }
 
 /// A handle to send writes to the writer thread. Cloned freely; the thread stops when all are dropped.
@@ -49,6 +50,7 @@ impl std::fmt::Debug for Request {
         match self {
             Request::Append { events, .. } => write!(f, "Append({} events)", events.len()),
             Request::CheckClock => f.write_str("CheckClock"),
+            Request::Shutdown { reason, .. } => write!(f, "Shutdown({reason})"),
         }
     }
 }
@@ -77,6 +79,17 @@ impl Writer {
         rx.await.map_err(|_| WriteError::Unavailable("the ledger writer stopped during the write".into()))?
     }
 
+    /// Records the `shutdown` entry and stops the writer; returns once the entry is durable. Writes sent
+    /// after this are refused.
+    pub async fn shutdown(&self, reason: &str) -> Result<Appended, WriteError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Request::Shutdown { reason: reason.to_owned(), reply })
+            .await
+            .map_err(|_| WriteError::Unavailable("the ledger writer has stopped".into()))?;
+        rx.await.map_err(|_| WriteError::Unavailable("the ledger writer stopped during the write".into()))?
+    }
+
     /// Asks the writer to record a clock change if the wall clock jumped.
     pub async fn check_clock(&self) {
         let _ = self.tx.send(Request::CheckClock).await;
@@ -84,6 +97,7 @@ impl Writer {
 }
 
 fn run(mut ledger: Option<Ledger>, mut rx: mpsc::Receiver<Request>, data_dir: &std::path::Path, clock: Arc<dyn Clock>) {
+    let mut shutdown = None;
     while let Some(first) = rx.blocking_recv() {
         let mut batch = Vec::new();
         let mut n_events = 0;
@@ -92,6 +106,10 @@ fn run(mut ledger: Option<Ledger>, mut rx: mpsc::Receiver<Request>, data_dir: &s
         while let Some(req) = next.take() {
             match req {
                 Request::CheckClock => check_clock = true,
+                Request::Shutdown { reason, reply } => {
+                    shutdown = Some((reason, reply));
+                    break;
+                }
                 Request::Append { events, reply } => {
                     n_events += events.len();
                     batch.push((events, reply));
@@ -101,15 +119,7 @@ fn run(mut ledger: Option<Ledger>, mut rx: mpsc::Receiver<Request>, data_dir: &s
                 next = rx.try_recv().ok();
             }
         }
-        if ledger.is_none() {
-            match Ledger::open(data_dir, clock.clone()) {
-                Ok(l) => {
-                    info!("ledger reopened after a fatal error");
-                    ledger = Some(l);
-                }
-                Err(e) => error!(cause = %e, "ledger still cannot be opened; refusing writes"),
-            }
-        }
+        reopen_if_needed(&mut ledger, data_dir, &clock);
         let Some(l) = ledger.as_mut() else {
             for (_, reply) in batch {
                 let _ = reply.send(Err(WriteError::Unavailable("the ledger could not be reopened".into())));
@@ -123,17 +133,42 @@ fn run(mut ledger: Option<Ledger>, mut rx: mpsc::Receiver<Request>, data_dir: &s
                 Err(e) => error!(cause = %e, "clock check failed"),
             }
         }
-        if batch.is_empty() {
-            continue;
-        }
-        if let Err(fatal) = commit(l, batch) {
+        if !batch.is_empty()
+            && let Err(fatal) = commit(l, batch)
+        {
             error!(cause = %fatal, "ledger write failed fatally; reopening from disk before the next write");
             ledger = None;
         }
+        if shutdown.is_some() {
+            break;
+        }
     }
-    if let Some(l) = ledger.as_mut() {
-        if let Err(e) = l.append(vec![Event::Shutdown(crate::ledger::entry::Shutdown { reason: "stop".into() })]) {
-            error!(cause = %e, "could not record the shutdown");
+    // Record the shutdown: as asked, or because every handle was dropped without asking.
+    let (reason, reply) = shutdown.map_or(("writer dropped".to_owned(), None), |(r, reply)| (r, Some(reply)));
+    reopen_if_needed(&mut ledger, data_dir, &clock);
+    let result = match ledger.as_mut() {
+        Some(l) => {
+            l.append(vec![Event::Shutdown(Shutdown { reason })]).map_err(|e| WriteError::Unavailable(e.to_string()))
+        }
+        None => Err(WriteError::Unavailable("the ledger could not be reopened".into())),
+    };
+    if let Err(e) = &result {
+        error!(cause = %e, "could not record the shutdown");
+    }
+    if let Some(reply) = reply {
+        let _ = reply.send(result);
+    }
+    // Anything still queued is refused: the channel closes when `rx` drops here.
+}
+
+fn reopen_if_needed(ledger: &mut Option<Ledger>, data_dir: &std::path::Path, clock: &Arc<dyn Clock>) {
+    if ledger.is_none() {
+        match Ledger::open(data_dir, clock.clone()) {
+            Ok(l) => {
+                info!("ledger reopened after a fatal error");
+                *ledger = Some(l);
+            }
+            Err(e) => error!(cause = %e, "ledger still cannot be opened; refusing writes"),
         }
     }
 }

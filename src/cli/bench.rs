@@ -50,7 +50,12 @@ pub fn run(ctx: &Ctx, args: BenchArgs) -> anyhow::Result<()> {
     }
     let scratch = Scratch(args.dir.clone());
     let run_for = Duration::from_secs_f64(args.seconds);
-    println!("tally ledger bench: {} entries, {:.1} s per append run, scratch {}", args.entries, args.seconds, scratch.0.display());
+    println!(
+        "tally ledger bench: {} entries, {:.1} s per append run, scratch {}",
+        args.entries,
+        args.seconds,
+        scratch.0.display()
+    );
     println!();
     println!("| measure | result | reference in the same run |");
     println!("|---|---|---|");
@@ -70,7 +75,12 @@ pub fn run(ctx: &Ctx, args: BenchArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     build(ctx, &big, args.entries, 4096)?;
     let built = started.elapsed();
-    println!("| build a {}-entry ledger, 4,096 per commit | {:.1} s ({:.0} entries/s) | — |", args.entries, built.as_secs_f64(), args.entries as f64 / built.as_secs_f64());
+    println!(
+        "| build a {}-entry ledger, 4,096 per commit | {:.1} s ({:.0} entries/s) | — |",
+        args.entries,
+        built.as_secs_f64(),
+        args.entries as f64 / built.as_secs_f64()
+    );
 
     let mut reader = LedgerReader::open(&big)?;
     let out = scratch.0.join("export");
@@ -78,7 +88,12 @@ pub fn run(ctx: &Ctx, args: BenchArgs) -> anyhow::Result<()> {
     export::export(&mut reader, &out)?;
     let exported = started.elapsed();
     let size = std::fs::metadata(out.join(export::ENTRIES))?.len();
-    println!("| export | {:.1} s ({:.0} MB/s, {} MB) | — |", exported.as_secs_f64(), size as f64 / 1e6 / exported.as_secs_f64(), size / 1_000_000);
+    println!(
+        "| export | {:.1} s ({:.0} MB/s, {} MB) | — |",
+        exported.as_secs_f64(),
+        size as f64 / 1e6 / exported.as_secs_f64(),
+        size / 1_000_000
+    );
 
     let started = Instant::now();
     let report = verify::verify_dir(&out, &verify::Options::default())?;
@@ -97,12 +112,20 @@ pub fn run(ctx: &Ctx, args: BenchArgs) -> anyhow::Result<()> {
         reader.inclusion_proof(spread(i, n), None)?.verify().context("proof does not verify")?;
         Ok(())
     })?;
-    println!("| inclusion proof at {n} entries (make + check) | p50 {} µs, p99 {} µs | — |", p50.as_micros(), p99.as_micros());
+    println!(
+        "| inclusion proof at {n} entries (make + check) | p50 {} µs, p99 {} µs | — |",
+        p50.as_micros(),
+        p99.as_micros()
+    );
     let (p50, p99) = latency(1000, |i| {
         reader.consistency_proof(spread(i, n).max(1), None)?.verify().context("proof does not verify")?;
         Ok(())
     })?;
-    println!("| consistency proof at {n} entries (make + check) | p50 {} µs, p99 {} µs | — |", p50.as_micros(), p99.as_micros());
+    println!(
+        "| consistency proof at {n} entries (make + check) | p50 {} µs, p99 {} µs | — |",
+        p50.as_micros(),
+        p99.as_micros()
+    );
     println!();
     println!("Reproduce: cargo build --release && target/release/tally ledger bench --entries {}", args.entries);
     Ok(())

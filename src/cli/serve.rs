@@ -33,7 +33,7 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
             return Err(e).with_context(|| format!("opening the ledger in {}", dir.display()));
         }
     };
-    let clean_start = ledger.reader()?.last_kind()?.as_deref() == Some("shutdown");
+    let clean_start = ledger.reader()?.last_run_ended_cleanly()?;
     let software = format!("tally {}", env!("CARGO_PKG_VERSION"));
     ledger.append(vec![Event::Boot(Boot { software, clean_start })]).context("recording the boot")?;
     info!(origin = %ledger.identity().origin, clean_start, "ledger open");
@@ -57,12 +57,11 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
                 }
             })
         };
-        api::serve(listener, AppState::new(writer, dir.clone()), shutdown_signal()).await?;
+        api::serve(listener, AppState::new(writer.clone(), dir.clone()), shutdown_signal()).await?;
         ticker.abort();
+        writer.shutdown("signal").await.context("recording the shutdown")?;
         anyhow::Ok(())
     })?;
-    // Every handle to the writer is gone once the server and the ticker are: it records the shutdown
-    // and stops. Wait for it, so the process exits only after that entry is durable.
     drop(runtime);
     writer_thread.join().map_err(|_| anyhow::anyhow!("the ledger writer panicked"))?;
     info!("stopped");

@@ -117,7 +117,8 @@ events! {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Boot {
-    /// Whether the entry before this one was a clean `shutdown` (`false` after a power cut or crash).
+    /// Whether the previous run of the service recorded its `shutdown` (`false` after a power cut or a
+    /// crash; `true` at the very first start).
     pub clean_start: bool,
     /// Software name and version.
     pub software: String,
@@ -493,10 +494,27 @@ mod tests {
                 second_officer: s("o2"),
             }),
             Event::Enrolment(Enrolment { fingers: vec![1, 2, 6], officer: s("o"), person: s("p") }),
-            Event::StatusChange(StatusChange { from: s("a"), officer: s("o"), person: s("p"), reason: s("r"), to: s("b") }),
-            Event::RollcallStarted(RollcallStarted { expected: 1400, rollcall: s("r"), supervisor: s("s"), zones: vec![s("z")] }),
+            Event::StatusChange(StatusChange {
+                from: s("a"),
+                officer: s("o"),
+                person: s("p"),
+                reason: s("r"),
+                to: s("b"),
+            }),
+            Event::RollcallStarted(RollcallStarted {
+                expected: 1400,
+                rollcall: s("r"),
+                supervisor: s("s"),
+                zones: vec![s("z")],
+            }),
             Event::RollcallCounted(RollcallCounted { by: s("l"), person: s("p"), rollcall: s("r"), zone: s("z") }),
-            Event::RollcallClosed(RollcallClosed { counted: 1, missing: 0, remark: Some(odd), rollcall: s("r"), supervisor: s("s") }),
+            Event::RollcallClosed(RollcallClosed {
+                counted: 1,
+                missing: 0,
+                remark: Some(odd),
+                rollcall: s("r"),
+                supervisor: s("s"),
+            }),
             Event::Alarm(Alarm { code: s("tamper"), detail: s("d"), source: s("s") }),
         ]
     }

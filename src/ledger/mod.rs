@@ -316,7 +316,7 @@ impl Ledger {
                 let record = KeyRecord { key_id: k.verifier().id_hex(), vkey: k.verifier().to_vkey(), from_seq: seq };
                 tx.put_current_key(&record)?;
             }
-            tx.put_entry(seq, &bytes)?;
+            tx.put_entry(seq, entry.event.kind(), &bytes)?;
             let leaf = merkle::leaf_hash(&bytes);
             let mut put = Ok(());
             frontier.push(leaf, |n| {
@@ -376,7 +376,7 @@ fn clock_jump(clock: &dyn Clock, last: Option<&(Stamp, Hash)>) -> Option<Event> 
     let expected_ms = system_ms(then) + (now_mono - stamp.mono_ms as i128);
     let observed = clock.wall();
     let delta = system_ms(observed) - expected_ms;
-    if delta.unsigned_abs() <= CLOCK_JUMP_TOLERANCE.as_millis() as u128 {
+    if delta.unsigned_abs() <= CLOCK_JUMP_TOLERANCE.as_millis() {
         return None;
     }
     let expected = std::time::UNIX_EPOCH.checked_add(Duration::from_millis(expected_ms.max(0) as u64))?;

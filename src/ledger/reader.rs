@@ -141,6 +141,9 @@ impl LedgerReader {
         Ok(self.store.ledger_read(|v| {
             let size = v.latest_checkpoint()?.map_or(0, |(s, _)| s);
             let limit = limit.min(size.saturating_sub(from));
+            if limit == 0 {
+                return Ok(Vec::new());
+            }
             v.entries(from, limit)
         })?)
     }
@@ -179,18 +182,14 @@ impl LedgerReader {
         })?
     }
 
-    /// The kind of the last entry (`None` for an empty ledger).
-    pub fn last_kind(&mut self) -> Result<Option<String>, LedgerError> {
-        let last = self.store.ledger_read(|v| match v.size()?.checked_sub(1) {
-            Some(seq) => v.entry(seq),
-            None => Ok(None),
-        })?;
-        last.map(|bytes| {
-            super::entry::Entry::parse_lenient(&bytes)
-                .map(|e| e.event.kind().to_owned())
-                .map_err(|e| LedgerError::Corrupt(format!("last entry: {e}")))
+    /// Whether the last run of the service ended with a recorded shutdown (or there was no run before).
+    pub fn last_run_ended_cleanly(&mut self) -> Result<bool, LedgerError> {
+        let (boot, shutdown) =
+            self.store.ledger_read(|v| Ok((v.last_of_kind("boot")?, v.last_of_kind("shutdown")?)))?;
+        Ok(match (boot, shutdown) {
+            (None, _) => true,
+            (Some(b), s) => s.is_some_and(|s| s > b),
         })
-        .transpose()
     }
 
     /// The signed checkpoint released at `size`.
@@ -211,6 +210,7 @@ fn released(
     let latest = v.latest_checkpoint()?.ok_or(StoreError::Invalid("the ledger has no checkpoint"))?;
     Ok(match size {
         None => Ok(latest),
+        Some(s) if s > latest.0 => Err(LedgerError::NoCheckpointAt(s)),
         Some(s) => v.checkpoint_at(s)?.map(|note| (s, note)).ok_or(LedgerError::NoCheckpointAt(s)),
     })
 }

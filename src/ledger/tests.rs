@@ -106,6 +106,9 @@ fn appends_survive_reopening_and_the_root_is_rfc6962() {
     leaves.iter().for_each(|h| f.push(*h, |_| {}));
     assert_eq!(check(&e, &Options::default()).unwrap().root, f.root());
     assert_eq!(l.reader().unwrap().latest_checkpoint().unwrap().0, 279);
+    assert_eq!(l.reader().unwrap().entries(278, 10).unwrap().len(), 1);
+    assert!(l.reader().unwrap().entries(u64::MAX, 10).unwrap().is_empty(), "a page past the end is empty");
+    assert!(matches!(l.reader().unwrap().inclusion_proof(0, Some(u64::MAX)), Err(LedgerError::NoCheckpointAt(_))));
     assert_eq!(l.store.integrity_check().unwrap(), Ok(()));
 }
 

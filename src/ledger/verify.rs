@@ -275,3 +275,16 @@ fn check_key_chain(seq: u64, event: &Event, origin: &str, chain: &mut Vec<String
         _ => Ok(()),
     }
 }
+
+/// The fuzz target's body (also run on random mutations by the test suite): splits `data` at NUL bytes
+/// into checkpoint, keys, entries and an optional previous checkpoint, and verifies. Must never panic.
+#[doc(hidden)]
+pub fn fuzz_body(data: &[u8]) {
+    let mut parts = data.splitn(4, |b| *b == 0);
+    let text = |p: Option<&[u8]>| p.map(String::from_utf8_lossy).unwrap_or_default().into_owned();
+    let checkpoint = text(parts.next());
+    let keys = text(parts.next());
+    let entries = parts.next().unwrap_or_default();
+    let previous = parts.next().map(|p| String::from_utf8_lossy(p).into_owned());
+    let _ = verify(&checkpoint, &keys, entries, &Options { trusted: None, previous });
+}

@@ -74,6 +74,13 @@ impl<'c> LedgerView<'c> {
         Ok(st.query_row([i64_of(seq)?], |r| r.get(0)).optional()?)
     }
 
+    /// The sequence number of the last entry of `kind`.
+    pub fn last_of_kind(&self, kind: &str) -> Result<Option<u64>, StoreError> {
+        let mut st = self.0.prepare_cached("SELECT max(seq) FROM entries WHERE kind = ?1")?;
+        let seq: Option<i64> = st.query_row([kind], |r| r.get(0))?;
+        seq.map(u64_of).transpose()
+    }
+
     /// Up to `limit` entries from `from` on, in order.
     pub fn entries(&self, from: u64, limit: u64) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut st = self.0.prepare_cached("SELECT bytes FROM entries WHERE seq >= ?1 ORDER BY seq LIMIT ?2")?;
@@ -193,10 +200,10 @@ impl LedgerTx<'_> {
         Ok(())
     }
 
-    /// Stages an entry.
-    pub fn put_entry(&self, seq: u64, bytes: &[u8]) -> Result<(), StoreError> {
-        let mut st = self.tx.prepare_cached("INSERT INTO entries (seq, bytes) VALUES (?1, ?2)")?;
-        st.execute(params![i64_of(seq)?, bytes])?;
+    /// Stages an entry (its kind is kept beside it, for finding entries by kind).
+    pub fn put_entry(&self, seq: u64, kind: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let mut st = self.tx.prepare_cached("INSERT INTO entries (seq, kind, bytes) VALUES (?1, ?2, ?3)")?;
+        st.execute(params![i64_of(seq)?, kind, bytes])?;
         Ok(())
     }
 

@@ -26,8 +26,10 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE TABLE entries (
         seq   INTEGER PRIMARY KEY,
+        kind  TEXT NOT NULL,
         bytes BLOB NOT NULL
     ) STRICT;
+    CREATE INDEX entries_by_kind ON entries (kind, seq);
     CREATE TABLE tree_nodes (
         level INTEGER NOT NULL,
         idx   INTEGER NOT NULL,
@@ -195,6 +197,20 @@ pub fn create_private_dir(path: &Path) -> Result<(), StoreError> {
         .map_err(|source| StoreError::Dir { path: path.to_owned(), source })
 }
 
+/// The storage ceiling, for benchmarks: durable one-row commits per second in a fresh database in `dir`,
+/// with the same pragmas as the store, over `commits` commits. The ledger's append rate is reported
+/// against it, so the ratio holds whatever the disk.
+pub fn raw_commit_rate(dir: &Path, commits: u32) -> Result<f64, StoreError> {
+    let store = Store::open(dir, Open::CreateIfMissing)?;
+    store.conn.execute_batch("CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, bytes BLOB NOT NULL)")?;
+    let payload = vec![0x5a_u8; 300];
+    let started = std::time::Instant::now();
+    for _ in 0..commits {
+        store.conn.execute("INSERT INTO probe (bytes) VALUES (?1)", [&payload])?;
+    }
+    Ok(f64::from(commits) / started.elapsed().as_secs_f64())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,18 +238,4 @@ mod tests {
         drop(s);
         assert!(matches!(Store::open(dir.path(), Open::MustExist), Err(StoreError::TooNew { found: 99, .. })));
     }
-}
-
-/// The storage ceiling, for benchmarks: durable one-row commits per second in a fresh database in `dir`,
-/// with the same pragmas as the store, over `commits` commits. The ledger's append rate is reported
-/// against it, so the ratio holds whatever the disk.
-pub fn raw_commit_rate(dir: &Path, commits: u32) -> Result<f64, StoreError> {
-    let store = Store::open(dir, Open::CreateIfMissing)?;
-    store.conn.execute_batch("CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, bytes BLOB NOT NULL)")?;
-    let payload = vec![0x5a_u8; 300];
-    let started = std::time::Instant::now();
-    for _ in 0..commits {
-        store.conn.execute("INSERT INTO probe (bytes) VALUES (?1)", [&payload])?;
-    }
-    Ok(f64::from(commits) / started.elapsed().as_secs_f64())
 }
