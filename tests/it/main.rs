@@ -6,3 +6,4 @@
 mod api;
 mod crash;
 mod util;
+mod fuzz_bodies;
