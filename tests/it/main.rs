@@ -5,5 +5,6 @@
 
 mod api;
 mod crash;
-mod util;
 mod fuzz_bodies;
+mod ledger_cli;
+mod util;
