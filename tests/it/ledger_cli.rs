@@ -65,14 +65,7 @@ fn exports_and_proofs_verify_with_the_independent_verifier() {
         std::fs::write(&proof, tally_ok(&data, &["ledger", "prove", "--index", &i.to_string()])).expect("write");
         let entry = tmp.path().join(format!("entry-{i}"));
         std::fs::write(&entry, line).expect("write");
-        let args = [
-            OsStr::new("inclusion"),
-            os(&proof),
-            os(&checkpoint),
-            os(&keys),
-            OsStr::new("--entry"),
-            os(&entry),
-        ];
+        let args = [OsStr::new("inclusion"), os(&proof), os(&checkpoint), os(&keys), OsStr::new("--entry"), os(&entry)];
         let (ok, text) = run_verifier(go, &args);
         assert!(ok, "inclusion of entry {i}: {text}");
         // The same proof does not prove a different entry.

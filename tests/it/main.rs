@@ -7,4 +7,5 @@ mod api;
 mod crash;
 mod fuzz_bodies;
 mod ledger_cli;
+mod policy;
 mod util;
