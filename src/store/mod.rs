@@ -198,15 +198,17 @@ pub fn create_private_dir(path: &Path) -> Result<(), StoreError> {
 }
 
 /// The storage ceiling, for benchmarks: durable one-row commits per second in a fresh database in `dir`,
-/// with the same pragmas as the store, over `commits` commits. The ledger's append rate is reported
-/// against it, so the ratio holds whatever the disk.
-pub fn raw_commit_rate(dir: &Path, commits: u32) -> Result<f64, StoreError> {
+/// with the same pragmas as the store, for `run_for`. The ledger's append rate is reported against it, so
+/// the ratio holds whatever the disk.
+pub fn raw_commit_rate(dir: &Path, run_for: Duration) -> Result<f64, StoreError> {
     let store = Store::open(dir, Open::CreateIfMissing)?;
     store.conn.execute_batch("CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY, bytes BLOB NOT NULL)")?;
     let payload = vec![0x5a_u8; 300];
     let started = std::time::Instant::now();
-    for _ in 0..commits {
+    let mut commits = 0u32;
+    while started.elapsed() < run_for {
         store.conn.execute("INSERT INTO probe (bytes) VALUES (?1)", [&payload])?;
+        commits += 1;
     }
     Ok(f64::from(commits) / started.elapsed().as_secs_f64())
 }
