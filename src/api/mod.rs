@@ -69,20 +69,8 @@ impl AppState {
         f: impl FnOnce(&mut LedgerReader) -> Result<T, LedgerError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let inner = self.inner.clone();
-        let r = tokio::task::spawn_blocking(move || {
-            let popped = inner.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            let mut reader = match popped {
-                Some(r) => r,
-                None => LedgerReader::open(&inner.data_dir)?,
-            };
-            let out = f(&mut reader);
-            let mut pool = inner.readers.lock().unwrap_or_else(|e| e.into_inner());
-            if pool.len() < POOL_SIZE {
-                pool.push(reader);
-            }
-            out
-        })
-        .await;
+        let r = tokio::task::spawn_blocking(move || pooled(&inner.readers, || LedgerReader::open(&inner.data_dir), f))
+            .await;
         r.map_err(|e| ApiError::unavailable("reader task", &e))?.map_err(ApiError::from)
     }
 
@@ -93,21 +81,30 @@ impl AppState {
     ) -> Result<T, ApiError> {
         let inner = self.inner.clone();
         let r = tokio::task::spawn_blocking(move || {
-            let popped = inner.stores.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            let mut store = match popped {
-                Some(s) => s,
-                None => Store::open(&inner.data_dir, Open::MustExist)?,
-            };
-            let out = f(&mut store);
-            let mut pool = inner.stores.lock().unwrap_or_else(|e| e.into_inner());
-            if pool.len() < POOL_SIZE {
-                pool.push(store);
-            }
-            out
+            pooled(&inner.stores, || Store::open(&inner.data_dir, Open::MustExist), f)
         })
         .await;
         r.map_err(|e| ApiError::unavailable("store task", &e))?.map_err(|e| ApiError::unavailable("store", &e))
     }
+}
+
+/// Runs `f` on a connection taken from `pool` (or opened), then keeps it for the next caller.
+fn pooled<C, T, E>(
+    pool: &Mutex<Vec<C>>,
+    open: impl FnOnce() -> Result<C, E>,
+    f: impl FnOnce(&mut C) -> Result<T, E>,
+) -> Result<T, E> {
+    let popped = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    let mut conn = match popped {
+        Some(c) => c,
+        None => open()?,
+    };
+    let out = f(&mut conn);
+    let mut idle = pool.lock().unwrap_or_else(|e| e.into_inner());
+    if idle.len() < POOL_SIZE {
+        idle.push(conn);
+    }
+    out
 }
 
 /// The routes.

@@ -59,7 +59,7 @@ pub const CLOCK_JUMP_TOLERANCE: Duration = Duration::from_secs(2);
 pub enum LedgerError {
     /// The store failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
     /// There is no ledger in this data directory.
     #[error("no ledger in {0}; run `tally ledger init` or `tally serve` to create one")]
     Missing(PathBuf),
@@ -107,6 +107,16 @@ pub enum LedgerError {
     /// An entry to append is invalid (too long).
     #[error("entry refused: {0}")]
     Entry(#[from] entry::EntryError),
+}
+
+impl From<StoreError> for LedgerError {
+    /// A missing database is a missing ledger; everything else is the store's failure.
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Missing(p) => LedgerError::Missing(p),
+            e => LedgerError::Store(e),
+        }
+    }
 }
 
 impl LedgerError {
@@ -173,18 +183,8 @@ impl Ledger {
         let identity =
             Identity { origin: origin(facility, appliance), facility: facility.into(), appliance: appliance.into() };
         let (signer, pkcs8) = Signer::generate(&identity.origin)?;
-        let keys = KeyDir::in_data_dir(data_dir);
-        keys.store(&signer.verifier().id_hex(), &pkcs8)?;
-        let mut ledger = Ledger {
-            store,
-            keys,
-            clock,
-            identity,
-            data_dir: data_dir.to_owned(),
-            signer: None,
-            #[cfg(test)]
-            fault: None,
-        };
+        let mut ledger = Ledger::with_parts(store, data_dir, identity, clock);
+        ledger.keys.store(&signer.verifier().id_hex(), &pkcs8)?;
         let vkey = signer.verifier().to_vkey();
         let genesis = Event::KeyRotation(entry::KeyRotation { previous: None, key: vkey });
         ledger.write(vec![genesis], Some(signer), true)?;
@@ -193,22 +193,22 @@ impl Ledger {
 
     /// Opens the ledger in `data_dir`; it must exist.
     pub fn open(data_dir: &Path, clock: Arc<dyn Clock>) -> Result<Ledger, LedgerError> {
-        let mut store = Store::open(data_dir, Open::MustExist).map_err(|e| match e {
-            StoreError::Missing(p) => LedgerError::Missing(p),
-            e => LedgerError::Store(e),
-        })?;
+        let mut store = Store::open(data_dir, Open::MustExist)?;
         let identity = store.ledger_read(|v| v.identity())?.ok_or_else(|| LedgerError::Missing(data_dir.to_owned()))?;
-        let keys = KeyDir::in_data_dir(data_dir);
-        Ok(Ledger {
+        Ok(Ledger::with_parts(store, data_dir, identity, clock))
+    }
+
+    fn with_parts(store: Store, data_dir: &Path, identity: Identity, clock: Arc<dyn Clock>) -> Ledger {
+        Ledger {
             store,
-            keys,
+            keys: KeyDir::in_data_dir(data_dir),
             clock,
             identity,
             data_dir: data_dir.to_owned(),
             signer: None,
             #[cfg(test)]
             fault: None,
-        })
+        }
     }
 
     /// Refuses to run a ledger under another facility or appliance id than configured (`None`: any).

@@ -118,10 +118,7 @@ pub struct LedgerReader {
 impl LedgerReader {
     /// Opens the ledger in `data_dir` for reading; it must exist.
     pub fn open(data_dir: &Path) -> Result<LedgerReader, LedgerError> {
-        let mut store = Store::open(data_dir, Open::MustExist).map_err(|e| match e {
-            StoreError::Missing(p) => LedgerError::Missing(p),
-            e => LedgerError::Store(e),
-        })?;
+        let mut store = Store::open(data_dir, Open::MustExist)?;
         if store.ledger_read(|v| v.identity())?.is_none() {
             return Err(LedgerError::Missing(data_dir.to_owned()));
         }
