@@ -16,6 +16,8 @@ use tally::ledger::{Ledger, LedgerError};
 const CLOCK_CHECK: Duration = Duration::from_secs(10);
 
 pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let stop = stop_signal(&runtime)?;
     let cfg = &ctx.config;
     let dir = cfg.data_dir.clone();
     let mut ledger = match Ledger::open(&dir, ctx.clock.clone()) {
@@ -39,7 +41,6 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     info!(origin = %ledger.identity().origin, clean_start, "ledger open");
 
     let (writer, writer_thread) = Writer::spawn(ledger, dir.clone(), ctx.clock.clone())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let addr = listen.unwrap_or(cfg.listen);
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
@@ -57,7 +58,7 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
                 }
             })
         };
-        api::serve(listener, AppState::new(writer.clone(), dir.clone()), shutdown_signal()).await?;
+        api::serve(listener, AppState::new(writer.clone(), dir.clone()), stop).await?;
         ticker.abort();
         writer.shutdown("signal").await.context("recording the shutdown")?;
         anyhow::Ok(())
@@ -68,15 +69,18 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Takes over SIGINT and SIGTERM, before anything else happens, and resolves when one arrives. A signal
+/// that comes while the ledger is still opening is kept and stops the service as soon as it serves.
+fn stop_signal(runtime: &tokio::runtime::Runtime) -> std::io::Result<impl std::future::Future<Output = ()> + use<>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    info!("stopping");
+    let _in_runtime = runtime.enter();
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        info!("stopping");
+    })
 }

@@ -5,6 +5,7 @@
 
 mod api;
 mod crash;
+mod crash_startup;
 mod fuzz_bodies;
 mod ledger_cli;
 mod policy;
