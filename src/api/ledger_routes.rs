@@ -14,8 +14,6 @@ use crate::ledger::reader::{ConsistencyProof, InclusionProof};
 
 /// Most entries answered at once.
 const MAX_PAGE: u64 = 1000;
-/// Longest note, in characters.
-const MAX_NOTE_CHARS: usize = 4000;
 /// `GET /api/v1/ledger/checkpoint`: the latest signed checkpoint, as C2SP text.
 pub async fn checkpoint(State(state): State<AppState>, _: Caller<ReadLedger>) -> Result<impl IntoResponse, ApiError> {
     let (_, note) = state.with_reader(|r| r.latest_checkpoint()).await?;
@@ -99,30 +97,14 @@ pub(super) struct NoteCreated {
     seq: u64,
 }
 
-/// Characters that change how text is shown without being seen (bidirectional overrides, zero-width
-/// characters, line separators): refused in notes so a ledger line always reads as what it says.
-fn is_invisible_format(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
-}
-
 /// `POST /api/v1/log/notes` `{"text": …}`: appends a note by the token's holder; answers once durable.
 pub async fn post_note(
     State(state): State<AppState>,
     Caller(caller, _): Caller<WriteNote>,
     Json(body): Json<NoteBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let author = caller.name;
-    let text = body.text;
-    if text.trim().is_empty() {
-        return Err(ApiError::bad_request("invalid_note", "the note is empty"));
-    }
-    if text.chars().count() > MAX_NOTE_CHARS {
-        return Err(ApiError::bad_request("invalid_note", format!("a note has at most {MAX_NOTE_CHARS} characters")));
-    }
-    if text.chars().any(|c| (c.is_control() && c != '\n' && c != '\t') || is_invisible_format(c)) {
-        return Err(ApiError::bad_request("invalid_note", "the note holds control or invisible formatting characters"));
-    }
-    let appended = state.writer().append(vec![Event::Note(Note { author, text })]).await?;
+    let note = Note::new(caller.name, body.text).map_err(|e| ApiError::bad_request("invalid_note", e.to_string()))?;
+    let appended = state.writer().append(vec![Event::Note(note)]).await?;
     let seq = *appended.seqs.first().ok_or_else(|| ApiError::unavailable("note", &"no sequence number returned"))?;
     Ok((StatusCode::CREATED, axum::Json(NoteCreated { seq })))
 }

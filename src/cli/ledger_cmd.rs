@@ -76,10 +76,8 @@ pub fn run(ctx: &Ctx, cmd: LedgerCommand) -> anyhow::Result<()> {
             print!("{note}");
         }
         LedgerCommand::Note { author, text } => {
-            if author.trim().is_empty() || text.trim().is_empty() {
-                anyhow::bail!("author and text must not be empty");
-            }
-            let a = open_ledger(ctx)?.append(vec![Event::Note(Note { author, text })])?;
+            let note = Note::new(author, text)?;
+            let a = open_ledger(ctx)?.append(vec![Event::Note(note)])?;
             println!("{}", a.seqs.first().copied().unwrap_or_default());
         }
         LedgerCommand::Checkpoint => print!("{}", reader()?.latest_checkpoint()?.1),

@@ -164,6 +164,37 @@ pub struct Note {
     pub text: String,
 }
 
+/// Longest note text, in characters.
+pub const MAX_NOTE_CHARS: usize = 4000;
+
+impl Note {
+    /// A note, checked as every writer of notes (API, command line) must: an author and a text that
+    /// are not empty, a text of at most [`MAX_NOTE_CHARS`] characters, and no control or invisible
+    /// formatting characters but newline and tab, so a ledger line always reads as what it says.
+    pub fn new(author: String, text: String) -> Result<Note, EntryError> {
+        let bad = |field, reason| Err(EntryError::Field { field, reason });
+        if author.trim().is_empty() || author.chars().any(|c| c.is_control() || is_invisible_format(c)) {
+            return bad("author", "must be a name without control characters");
+        }
+        if text.trim().is_empty() {
+            return bad("text", "the note is empty");
+        }
+        if text.chars().count() > MAX_NOTE_CHARS {
+            return bad("text", "a note has at most 4000 characters");
+        }
+        if text.chars().any(|c| (c.is_control() && c != '\n' && c != '\t') || is_invisible_format(c)) {
+            return bad("text", "the note holds control or invisible formatting characters");
+        }
+        Ok(Note { author, text })
+    }
+}
+
+/// Characters that change how text is shown without being seen: bidirectional overrides, zero-width
+/// characters, line and paragraph separators.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
 /// Body of `grant`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -533,6 +564,24 @@ mod tests {
             assert_eq!(String::from_utf8(ours.clone()).unwrap(), String::from_utf8(reference).unwrap());
             assert_eq!(Entry::parse(&ours).unwrap(), e);
         }
+    }
+
+    #[test]
+    fn notes_refuse_empty_overlong_and_deceptive_text() {
+        let n = |a: &str, t: &str| Note::new(a.into(), t.into());
+        assert!(n("sgt.a", "Lane 2 jammed\n\tcleared 06:10").is_ok());
+        assert!(n("sgt.a", &"é".repeat(MAX_NOTE_CHARS)).is_ok());
+        for (author, text) in [
+            ("sgt.a", "  \n"),
+            ("", "text"),
+            ("sgt.a", "bell \u{7}"),
+            ("sgt.a", "reads \u{202E}backwards"),
+            ("sgt.a", "zero\u{200B}width"),
+            ("sgt\u{0}", "text"),
+        ] {
+            assert!(matches!(n(author, text), Err(EntryError::Field { .. })), "{author:?} {text:?}");
+        }
+        assert!(n("sgt.a", &"x".repeat(MAX_NOTE_CHARS + 1)).is_err());
     }
 
     #[test]
