@@ -71,24 +71,19 @@ pub fn export(reader: &mut LedgerReader, dir: &Path) -> Result<Exported, ExportE
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(io(path))
     };
-    let result = reader.store().ledger_read(|v| {
+    let (identity, size, note, keys) = reader.store().ledger_read(|v| -> Result<_, ExportError> {
         let identity = v.identity()?.ok_or(StoreError::Invalid("ledger has no identity"))?;
         let (size, note) = v.latest_checkpoint()?.ok_or(StoreError::Invalid("the ledger has no checkpoint"))?;
         let keys = v.keys()?;
         let path = dir.join(ENTRIES);
-        let file = File::create(&path).map_err(|source| StoreError::Dir { path: path.clone(), source })?;
+        let file = File::create(&path).map_err(io(path.clone()))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
-        v.for_each_entry(size, |_, bytes| {
-            out.write_all(bytes)?;
-            out.write_all(b"\n")
+        v.for_each_entry::<ExportError>(size, |_, bytes| {
+            out.write_all(bytes).and_then(|()| out.write_all(b"\n")).map_err(io(path.clone()))
         })?;
-        out.into_inner()
-            .map_err(|e| e.into_error())
-            .and_then(|f| f.sync_all())
-            .map_err(|source| StoreError::Dir { path, source })?;
+        out.into_inner().map_err(|e| e.into_error()).and_then(|f| f.sync_all()).map_err(io(path))?;
         Ok((identity, size, note, keys))
-    });
-    let (identity, size, note, keys) = result?;
+    })?;
     write(CHECKPOINT, &note)?;
     let current = keys.last().map(|k| k.vkey.as_str()).unwrap_or_default();
     write(LOG_VKEY, &format!("{current}\n"))?;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::LedgerError;
 use super::merkle::{self, Hash};
+use crate::store::ledger::LedgerView;
 use crate::store::{Open, Store, StoreError};
 
 /// Serialises hashes as standard padded base64, as checkpoints write them.
@@ -127,62 +128,48 @@ impl LedgerReader {
 
     /// The latest released checkpoint: size and note.
     pub fn latest_checkpoint(&mut self) -> Result<(u64, String), LedgerError> {
-        self.store
-            .ledger_read(|v| v.latest_checkpoint())?
-            .ok_or_else(|| LedgerError::Corrupt("the ledger has no checkpoint".into()))
+        self.store.ledger_read(|v| latest(&v))
     }
 
     /// Up to `limit` entries from `from`, as their canonical bytes, among those covered by the latest
     /// checkpoint.
     pub fn entries(&mut self, from: u64, limit: u64) -> Result<Vec<Vec<u8>>, LedgerError> {
-        Ok(self.store.ledger_read(|v| {
-            let size = v.latest_checkpoint()?.map_or(0, |(s, _)| s);
+        self.store.ledger_read(|v| {
+            let (size, _) = latest(&v)?;
             let limit = limit.min(size.saturating_sub(from));
             if limit == 0 {
                 return Ok(Vec::new());
             }
-            v.entries(from, limit)
-        })?)
+            Ok(v.entries(from, limit)?)
+        })
     }
 
     /// The inclusion proof of entry `index` in the tree of `size` entries (default: the latest checkpoint).
     /// `size` must be one at which a checkpoint was released, so the proof ends at a signed root.
     pub fn inclusion_proof(&mut self, index: u64, size: Option<u64>) -> Result<InclusionProof, LedgerError> {
         self.store.ledger_read(|v| {
-            let (size, checkpoint) = match released(&v, size)? {
-                Ok(r) => r,
-                Err(e) => return Ok(Err(e)),
-            };
-            let hashes = match merkle::inclusion_proof(&v, index, size)? {
-                Ok(h) => h,
-                Err(e) => return Ok(Err(e.into())),
-            };
+            let (size, checkpoint) = released(&v, size)?;
+            let hashes = merkle::inclusion_proof(&v, index, size)??;
             let bytes = v.entry(index)?.ok_or(StoreError::Invalid("entry below the tree size is missing"))?;
             let root = merkle::root(&v, size)?;
-            Ok(Ok(InclusionProof { index, size, leaf_hash: merkle::leaf_hash(&bytes), root, hashes, checkpoint }))
-        })?
+            Ok(InclusionProof { index, size, leaf_hash: merkle::leaf_hash(&bytes), root, hashes, checkpoint })
+        })
     }
 
     /// The consistency proof between trees of `from` and `to` entries (default `to`: the latest checkpoint).
     pub fn consistency_proof(&mut self, from: u64, to: Option<u64>) -> Result<ConsistencyProof, LedgerError> {
         self.store.ledger_read(|v| {
-            let to = match released(&v, to)? {
-                Ok((to, _)) => to,
-                Err(e) => return Ok(Err(e)),
-            };
-            let hashes = match merkle::consistency_proof(&v, from, to)? {
-                Ok(h) => h,
-                Err(e) => return Ok(Err(e.into())),
-            };
+            let (to, _) = released(&v, to)?;
+            let hashes = merkle::consistency_proof(&v, from, to)??;
             let (from_root, to_root) = (merkle::root(&v, from)?, merkle::root(&v, to)?);
-            Ok(Ok(ConsistencyProof { from, to, from_root, to_root, hashes }))
-        })?
+            Ok(ConsistencyProof { from, to, from_root, to_root, hashes })
+        })
     }
 
     /// Whether the last run of the service ended with a recorded shutdown (or there was no run before).
     pub fn last_run_ended_cleanly(&mut self) -> Result<bool, LedgerError> {
         let (boot, shutdown) =
-            self.store.ledger_read(|v| Ok((v.last_of_kind("boot")?, v.last_of_kind("shutdown")?)))?;
+            self.store.ledger_read(|v| Ok::<_, StoreError>((v.last_of_kind("boot")?, v.last_of_kind("shutdown")?)))?;
         Ok(match (boot, shutdown) {
             (None, _) => true,
             (Some(b), s) => s.is_some_and(|s| s > b),
@@ -199,15 +186,17 @@ impl LedgerReader {
     }
 }
 
+/// The latest checkpoint: size and note.
+fn latest(v: &LedgerView<'_>) -> Result<(u64, String), LedgerError> {
+    v.latest_checkpoint()?.ok_or_else(|| LedgerError::Corrupt("the ledger has no checkpoint".into()))
+}
+
 /// The size asked for (or the latest) and the checkpoint released there.
-fn released(
-    v: &crate::store::ledger::LedgerView<'_>,
-    size: Option<u64>,
-) -> Result<Result<(u64, String), LedgerError>, StoreError> {
-    let latest = v.latest_checkpoint()?.ok_or(StoreError::Invalid("the ledger has no checkpoint"))?;
-    Ok(match size {
+fn released(v: &LedgerView<'_>, size: Option<u64>) -> Result<(u64, String), LedgerError> {
+    let latest = latest(v)?;
+    match size {
         None => Ok(latest),
         Some(s) if s > latest.0 => Err(LedgerError::NoCheckpointAt(s)),
         Some(s) => v.checkpoint_at(s)?.map(|note| (s, note)).ok_or(LedgerError::NoCheckpointAt(s)),
-    })
+    }
 }

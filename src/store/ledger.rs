@@ -89,25 +89,26 @@ impl<'c> LedgerView<'c> {
     }
 
     /// Calls `f` on every entry below `size`, in order, without holding them all in memory.
-    pub fn for_each_entry(
+    pub fn for_each_entry<E: From<StoreError>>(
         &self,
         size: u64,
-        mut f: impl FnMut(u64, &[u8]) -> std::io::Result<()>,
-    ) -> Result<(), StoreError> {
-        let mut st = self.0.prepare("SELECT seq, bytes FROM entries WHERE seq < ?1 ORDER BY seq")?;
-        let mut rows = st.query([i64_of(size)?])?;
+        mut f: impl FnMut(u64, &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let sql = StoreError::from;
+        let mut st = self.0.prepare("SELECT seq, bytes FROM entries WHERE seq < ?1 ORDER BY seq").map_err(sql)?;
+        let mut rows = st.query([i64_of(size)?]).map_err(sql)?;
         let mut expected = 0u64;
-        while let Some(row) = rows.next()? {
-            let seq = u64_of(row.get(0)?)?;
+        while let Some(row) = rows.next().map_err(sql)? {
+            let seq = u64_of(row.get(0).map_err(sql)?)?;
             if seq != expected {
-                return Err(StoreError::Invalid("gap in entry sequence"));
+                return Err(StoreError::Invalid("gap in entry sequence").into());
             }
-            let bytes = row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
-            f(seq, bytes).map_err(|source| StoreError::Dir { path: "export".into(), source })?;
+            let bytes = row.get_ref(1).and_then(|v| v.as_blob().map_err(rusqlite::Error::from)).map_err(sql)?;
+            f(seq, bytes)?;
             expected += 1;
         }
         if expected != size {
-            return Err(StoreError::Invalid("entries missing below the checkpoint size"));
+            return Err(StoreError::Invalid("entries missing below the checkpoint size").into());
         }
         Ok(())
     }
@@ -177,10 +178,13 @@ impl Store {
     }
 
     /// Reads within one snapshot: `f` sees the ledger as of one commit.
-    pub fn ledger_read<T>(&mut self, f: impl FnOnce(LedgerView<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+    pub fn ledger_read<T, E: From<StoreError>>(
+        &mut self,
+        f: impl FnOnce(LedgerView<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred).map_err(StoreError::from)?;
         let out = f(LedgerView(&tx))?;
-        tx.finish()?;
+        tx.finish().map_err(StoreError::from)?;
         Ok(out)
     }
 }
