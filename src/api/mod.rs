@@ -119,7 +119,23 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
+}
+
+/// Logs every request's method, path (never the query or headers: no token reaches the log), status and
+/// time; server errors at `warn`.
+async fn log_request(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let started = std::time::Instant::now();
+    let res = next.run(req).await;
+    let (status, ms) = (res.status().as_u16(), started.elapsed().as_secs_f64() * 1e3);
+    if res.status().is_server_error() {
+        tracing::warn!(%method, path, status, ms, "request failed");
+    } else {
+        tracing::debug!(%method, path, status, ms, "request");
+    }
+    res
 }
 
 async fn health() -> axum::Json<serde_json::Value> {

@@ -158,6 +158,18 @@ fn key_rotation_keeps_old_checkpoints_verifiable() {
 }
 
 #[test]
+fn a_writer_follows_a_rotation_made_by_another_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut serving, c) = new_ledger(dir.path());
+    serving.append(vec![note(1)]).unwrap();
+    let (_, vkey) = Ledger::open(dir.path(), c).unwrap().rotate_key().unwrap();
+    let after = serving.append(vec![note(2)]).unwrap();
+    let new = Verifier::parse(&vkey).unwrap();
+    note::open_checkpoint(&after.checkpoint, &[new]).expect("signed by the key rotated in elsewhere");
+    check(&export_of(&serving), &Options::default()).unwrap();
+}
+
+#[test]
 fn a_wall_clock_jump_is_recorded_before_the_next_entry() {
     let dir = tempfile::tempdir().unwrap();
     let (mut l, c) = new_ledger(dir.path());

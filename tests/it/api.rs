@@ -707,3 +707,29 @@ fn the_cli_refuses_an_empty_note_and_writes_nothing() {
     assert!(!out.status.success(), "an empty note was accepted");
     assert_eq!(exported_entries(dir.path()).len(), before);
 }
+
+#[test]
+fn logs_at_debug_carry_no_token_and_no_key() {
+    let dir = new_ledger();
+    let guard = token(dir.path(), "guard", "sgt.logs");
+    let auditor = token(dir.path(), "auditor", "auditor.logs");
+    let log = dir.path().join("serve.log");
+    let server = Server::start_logging_to(dir.path(), &log);
+    assert_eq!(post(&server.url(NOTES), Some(&guard), br#"{"text":"logged?"}"#).0, 201);
+    assert_eq!(get(&server.url(CHECKPOINT), Some(&auditor)).0, 200);
+    assert_eq!(get(&server.url(CHECKPOINT), Some(&format!("{guard}x"))).0, 401);
+    assert_eq!(post(&server.url(NOTES), Some(&auditor), b"{").0, 403);
+    assert!(server.stop());
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(text.contains("/api/v1/log/notes"), "requests are logged at debug: {text}");
+    for secret in [&guard, &auditor] {
+        let body = secret.trim_start_matches("tly_");
+        assert!(!text.contains(body), "a token reached the log");
+    }
+    for key in std::fs::read_dir(dir.path().join("keys")).expect("keys") {
+        let bytes = std::fs::read(key.expect("key file").path()).expect("read key");
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes[bytes.len() - 32..]);
+        assert!(!text.contains(&b64[..20]), "key material reached the log");
+    }
+}

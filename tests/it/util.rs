@@ -42,13 +42,23 @@ pub struct Server {
 impl Server {
     /// Starts `tally --data-dir DIR serve --listen 127.0.0.1:0` and waits for it to listen.
     pub fn start(data_dir: &Path) -> Server {
+        Server::spawn(data_dir, "warn", Stdio::inherit())
+    }
+
+    /// Like [`Server::start`], logging at `debug` into the file `log`.
+    pub fn start_logging_to(data_dir: &Path, log: &Path) -> Server {
+        let file = std::fs::File::create(log).expect("create the log file");
+        Server::spawn(data_dir, "debug", Stdio::from(file))
+    }
+
+    fn spawn(data_dir: &Path, level: &str, stderr: Stdio) -> Server {
         let mut child = Command::new(tally_bin())
             .arg("--data-dir")
             .arg(data_dir)
             .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("TALLY_LOG", "warn")
+            .env("TALLY_LOG", level)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("spawn tally serve");
         let stdout = child.stdout.take().expect("stdout");
