@@ -258,8 +258,8 @@ impl Ledger {
         // Durable before the transaction that names it commits: a crash in between leaves an unused file.
         self.keys.store(&signer.verifier().id_hex(), &pkcs8)?;
         let vkey = signer.verifier().to_vkey();
-        let previous = self.store.ledger_read(|v| v.current_key())?.map(|k| k.vkey);
-        let event = Event::KeyRotation(entry::KeyRotation { previous, key: vkey.clone() });
+        // `previous` is filled in inside the write transaction.
+        let event = Event::KeyRotation(entry::KeyRotation { previous: None, key: vkey.clone() });
         let appended = self.write(vec![event], Some(signer), false)?;
         let appended = appended.ok_or_else(|| LedgerError::Corrupt("key rotation wrote nothing".into()))?;
         Ok((appended, vkey))
@@ -307,7 +307,12 @@ impl Ledger {
         for (requested, event) in to_write {
             let seq = frontier.size();
             let stamp = stamp(clock.as_ref(), identity, seq, last.as_ref().map_or([0; 32], |l| l.1));
-            let entry = Entry { stamp, event };
+            let mut entry = Entry { stamp, event };
+            if let (Some(_), Event::KeyRotation(r)) = (&new_key, &mut entry.event) {
+                // The key replaced is the one current inside this transaction (another process may have
+                // rotated since the caller looked).
+                r.previous = current.as_ref().map(|k| k.vkey.clone());
+            }
             let bytes = entry.to_canonical();
             if bytes.len() > entry::MAX_ENTRY_BYTES {
                 return Err(entry::EntryError::TooLong(bytes.len()).into());
