@@ -8,6 +8,7 @@
 //! - [`config`]: the one validated configuration type, loaded once, with defaults for everything.
 //! - [`clock`]: wall clock, time since boot and boot id, injectable for tests.
 //! - [`store`]: the SQLite database; the only module that speaks SQL.
+//! - [`fingerprint`]: images, extraction, ISO/ANSI templates, matching; pure computation.
 //! - [`ledger`]: canonical entries, the RFC 6962 tree, signed C2SP checkpoints, proofs, export, verify.
 //! - [`auth`]: API tokens and roles.
 //! - [`api`]: the axum routes, their errors and the ledger writer task behind them.
@@ -18,5 +19,6 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod fingerprint;
 pub mod ledger;
 pub mod store;

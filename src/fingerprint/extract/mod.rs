@@ -1,0 +1,1 @@
+//! From a 500 dpi grey image to a minutiae template.

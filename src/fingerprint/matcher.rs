@@ -1,0 +1,1 @@
+//! Comparing two templates into a calibrated score.

@@ -1,0 +1,19 @@
+//! The fingerprint engine: pure computation, no I/O.
+//!
+//! - [`image`]: grey images, decoding (PNG, TIFF, PGM, raw) and scaling to 500 dpi;
+//! - [`template`]: minutiae and the compact, versioned internal template format;
+//! - [`iso`]: ISO/IEC 19794-2:2005 and ANSI INCITS 378-2004 minutiae records;
+//! - [`extract`]: from an image to a template (orientation, frequency, enhancement, minutiae);
+//! - [`matcher`]: comparing two templates into a calibrated score.
+//!
+//! Conventions shared by every part: coordinates are pixels at 500 dpi, origin at the top-left corner,
+//! x to the right and y downwards; a minutia's angle is in radians in `[0, 2π)`, measured
+//! counter-clockwise from the x axis as the image is seen (so its direction vector is `(cos a, −sin a)`
+//! in pixel coordinates), the ISO 19794-2 convention; for a ridge ending it points along the ridge,
+//! away from the ending's open side, as ISO specifies.
+
+pub mod extract;
+pub mod image;
+pub mod iso;
+pub mod matcher;
+pub mod template;
