@@ -2,6 +2,8 @@
 //! context; [`exit_code`] sorts them for `main`.
 
 mod bench;
+mod fingerprint;
+mod fingerprint_eval;
 mod ledger_cmd;
 mod serve;
 mod tokens_cmd;
@@ -44,6 +46,9 @@ enum Command {
     /// API tokens.
     #[command(subcommand)]
     Tokens(tokens_cmd::TokensCommand),
+    /// Fingerprints: extract, compare, evaluate.
+    #[command(subcommand)]
+    Fingerprint(fingerprint::FingerprintCommand),
 }
 
 impl Args {
@@ -70,6 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Serve { listen } => serve::run(ctx, listen),
         Command::Ledger(c) => ledger_cmd::run(&ctx, c),
         Command::Tokens(c) => tokens_cmd::run(&ctx, c),
+        Command::Fingerprint(c) => fingerprint::run(c),
     }
 }
 

@@ -9,8 +9,8 @@
 //! Conventions shared by every part: coordinates are pixels at 500 dpi, origin at the top-left corner,
 //! x to the right and y downwards; a minutia's angle is in radians in `[0, 2π)`, measured
 //! counter-clockwise from the x axis as the image is seen (so its direction vector is `(cos a, −sin a)`
-//! in pixel coordinates), the ISO 19794-2 convention; for a ridge ending it points along the ridge,
-//! away from the ending's open side, as ISO specifies.
+//! in pixel coordinates), the ISO 19794-2 convention: a ridge ending points along its ridge, and a
+//! bifurcation along the valley that ends between its branches, towards the branches.
 
 pub mod extract;
 pub mod image;

@@ -46,8 +46,9 @@ pub struct Minutia {
     pub quality: u8,
 }
 
-/// A finger's minutiae with the size of the image they came from.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// A finger's minutiae with the size of the image they came from. `Debug` prints the size, quality and
+/// count only: a template is biometric data and never reaches a log.
+#[derive(Clone, PartialEq, Default)]
 pub struct Template {
     /// Image width in pixels at 500 dpi.
     pub width: u16,
@@ -57,6 +58,17 @@ pub struct Template {
     pub quality: u8,
     /// The minutiae.
     pub minutiae: Vec<Minutia>,
+}
+
+impl std::fmt::Debug for Template {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Template")
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("quality", &self.quality)
+            .field("minutiae", &self.minutiae.len())
+            .finish()
+    }
 }
 
 // -------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 mod api;
 mod crash;
 mod crash_startup;
+mod fingerprint_cli;
 mod fingerprint_formats;
 mod fuzz_bodies;
 mod ledger_cli;

@@ -334,6 +334,11 @@ const PLACEMENT: &[Placement] = &[
     Placement { path: &["ring", "signature"], allowed: &["src/ledger/"], owner: "the ledger (src/ledger/)" },
     Placement { path: &["nusb"], allowed: &[], owner: "the driver crates (drivers/)" },
     Placement { path: &["serialport"], allowed: &[], owner: "the driver crates (drivers/)" },
+    Placement {
+        path: &["nbis"],
+        allowed: &[],
+        owner: "the NBIS benchmark (tests/bench/fingerprint.rs, feature nbis-bench), never the product",
+    },
 ];
 
 fn placement_offences(files: &[(String, String)]) -> Vec<String> {
@@ -372,6 +377,18 @@ fn heavy_dependencies_stay_in_the_part_that_owns_them() {
         }
     }
     fail_if_any("hardware crates in the service's manifest", &offences);
+
+    // NIST NBIS is a benchmark reference only: an optional dependency that nothing but the bench feature enables.
+    let nbis = manifest.get("dependencies").and_then(|t| t.get("nbis-rs"));
+    if let Some(nbis) = nbis {
+        assert_eq!(
+            nbis.get("optional").and_then(|o| o.as_bool()),
+            Some(true),
+            "Cargo.toml: nbis-rs must stay optional (only the nbis-bench feature may pull it in)"
+        );
+    }
+    let default = manifest.get("features").and_then(|f| f.get("default")).map(|d| d.to_string()).unwrap_or_default();
+    assert!(!default.contains("nbis"), "Cargo.toml: the default features must not enable NBIS");
 }
 
 #[test]

@@ -1,1 +1,0 @@
-//! Comparing two templates into a calibrated score.

@@ -1,0 +1,280 @@
+//! Minutia Cylinder-Code, bit version (Cappelli, Ferrara & Maltoni, IEEE TPAMI 32(12), 2010, §3): for
+//! each minutia, a cylinder of `NS × NS` spatial cells (side `2R`, turned with the minutia) by `ND`
+//! angular layers records which neighbouring minutiae lie near each cell with which relative direction.
+//! Each cell is one bit (the paper's `Ψ_Bit`); a second bit set per spatial cell says whether the cell is
+//! *valid*: within `R` of the minutia and inside the template's convex hull grown by `Ω`, so that the
+//! comparison only looks where both fingers could have shown minutiae.
+
+use super::Point;
+use super::geometry::{Hull, angle_diff, normal_mass};
+use super::params::{DELTA_D, DELTA_S, MIN_M, MIN_VC, MU_PSI, ND, NS, OMEGA, R, SIGMA_D, SIGMA_S, WORDS};
+
+/// Cells of a cylinder as bits, with the spatial validity mask: `B` words of cells (layer `k` is words
+/// `k·B/ND ..`), `M` words of mask (one layer's worth).
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Code<const B: usize, const M: usize> {
+    /// Cell `(i, j)` of layer `k` is bit `i·side + j` of layer `k`'s words.
+    pub(crate) bits: [u64; B],
+    /// Valid spatial cells, same numbering.
+    pub(crate) mask: [u64; M],
+    /// Bits set in `bits`.
+    pub(crate) ones: u32,
+    /// Bits set in `mask`.
+    pub(crate) valid: u32,
+}
+
+/// Side of the coarse cylinder, in cells.
+pub(crate) const COARSE_NS: usize = 8;
+const _: () = assert!(NS.is_multiple_of(COARSE_NS) && COARSE_NS * COARSE_NS == 64);
+
+/// One minutia's cylinder, at full resolution and at `COARSE_NS × COARSE_NS` (each coarse cell the OR
+/// of the fine cells it covers), the coarse one to shortlist candidate pairs cheaply.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Cylinder {
+    /// `NS × NS × ND` cells.
+    pub(crate) fine: Code<{ ND * WORDS }, WORDS>,
+    /// `COARSE_NS × COARSE_NS × ND` cells, one word per layer.
+    pub(crate) coarse: Code<ND, 1>,
+}
+
+/// Written by hand: the bits describe a finger and must not reach a log.
+impl std::fmt::Debug for Cylinder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Cylinder(..)")
+    }
+}
+
+/// Spatial cells whose centre lies within `R` of the cylinder's centre (independent of any template).
+pub(crate) fn disc_cells() -> u32 {
+    cell_offsets().iter().filter(|o| o.2).count() as u32
+}
+
+/// Coarse cells covering at least one fine cell of the disc.
+pub(crate) fn coarse_disc_cells() -> u32 {
+    let mut m = 0u64;
+    for (c, o) in cell_offsets().iter().enumerate() {
+        if o.2 {
+            m |= 1 << coarse_cell(c);
+        }
+    }
+    m.count_ones()
+}
+
+/// The coarse cell covering fine cell `c`.
+fn coarse_cell(c: usize) -> usize {
+    let f = NS / COARSE_NS;
+    (c / NS / f) * COARSE_NS + (c % NS) / f
+}
+
+/// Each cell's centre in the cylinder's frame and whether it lies within `R` of the centre.
+fn cell_offsets() -> [(f32, f32, bool); NS * NS] {
+    let mut out = [(0.0, 0.0, false); NS * NS];
+    let half = (NS as f32 - 1.0) / 2.0;
+    for (c, o) in out.iter_mut().enumerate() {
+        let (i, j) = ((c / NS) as f32, (c % NS) as f32);
+        let (u, v) = (DELTA_S * (i - half), DELTA_S * (j - half));
+        *o = (u, v, u * u + v * v <= R * R);
+    }
+    out
+}
+
+/// The cylinders of `points` (in the same order), or `None` for a minutia whose cylinder is invalid:
+/// fewer than `MIN_M` neighbours within `R + 3σS`, or fewer than `MIN_VC` of its disc's cells valid.
+pub(crate) fn build(points: &[Point]) -> Vec<Option<Cylinder>> {
+    let hull = Hull::new(points.iter().map(|p| (p.x, p.y)), OMEGA);
+    let offsets = cell_offsets();
+    let disc = disc_cells() as f32;
+    let reach = R + 3.0 * SIGMA_S;
+    let cutoff2 = (3.0 * SIGMA_S) * (3.0 * SIGMA_S);
+    let gs_norm = 1.0 / (SIGMA_S * (std::f32::consts::TAU).sqrt());
+    // Layer centres: −π + (k + ½)·ΔD.
+    let layer: [f32; ND] = std::array::from_fn(|k| -std::f32::consts::PI + (k as f32 + 0.5) * DELTA_D);
+
+    struct Near {
+        u: f32,
+        v: f32,
+        gd: [f32; ND],
+    }
+    let mut near: Vec<Near> = Vec::new();
+    points
+        .iter()
+        .enumerate()
+        .map(|(mi, m)| {
+            let (c, s) = (m.angle.cos(), m.angle.sin());
+            near.clear();
+            for (ti, t) in points.iter().enumerate() {
+                let (dx, dy) = (t.x - m.x, t.y - m.y);
+                if ti == mi || dx * dx + dy * dy > reach * reach {
+                    continue;
+                }
+                // The cylinder's frame: u along the minutia's direction (cos a, −sin a) in pixel
+                // coordinates, v across it; both unchanged when the whole finger turns or moves.
+                let (u, v) = (dx * c - dy * s, dx * s + dy * c);
+                let d_theta = angle_diff(t.angle, m.angle);
+                let gd = std::array::from_fn(|k| {
+                    let a = f64::from(angle_diff(layer[k], d_theta));
+                    let h = f64::from(DELTA_D) / 2.0;
+                    normal_mass(a - h, a + h, f64::from(SIGMA_D)) as f32
+                });
+                near.push(Near { u, v, gd });
+            }
+            if near.len() < MIN_M {
+                return None;
+            }
+            let mut cyl = Code::<{ ND * WORDS }, WORDS> { bits: [0; ND * WORDS], mask: [0; WORDS], ones: 0, valid: 0 };
+            let mut valid = 0usize;
+            for (cell, &(cu, cv, in_disc)) in offsets.iter().enumerate() {
+                if !in_disc {
+                    continue;
+                }
+                // Back to pixel coordinates to ask the hull.
+                let (px, py) = (m.x + cu * c + cv * s, m.y - cu * s + cv * c);
+                if !hull.contains(px, py) {
+                    continue;
+                }
+                valid += 1;
+                let (w, b) = (cell / 64, cell % 64);
+                cyl.mask[w] |= 1 << b;
+                let mut sum = [0f32; ND];
+                for n in &near {
+                    let d2 = (n.u - cu) * (n.u - cu) + (n.v - cv) * (n.v - cv);
+                    if d2 <= cutoff2 {
+                        let gs = gs_norm * (-d2 / (2.0 * SIGMA_S * SIGMA_S)).exp();
+                        for (s, g) in sum.iter_mut().zip(&n.gd) {
+                            *s += gs * g;
+                        }
+                    }
+                }
+                for (k, &v) in sum.iter().enumerate() {
+                    if v >= MU_PSI {
+                        cyl.bits[k * WORDS + w] |= 1 << b;
+                    }
+                }
+            }
+            cyl.ones = cyl.bits.iter().map(|w| w.count_ones()).sum();
+            cyl.valid = valid as u32;
+            (valid as f32 >= MIN_VC * disc).then(|| Cylinder { coarse: coarsen(&cyl), fine: cyl })
+        })
+        .collect()
+}
+
+/// The coarse code of a fine one.
+fn coarsen(fine: &Code<{ ND * WORDS }, WORDS>) -> Code<ND, 1> {
+    let mut out = Code { bits: [0; ND], mask: [0], ones: 0, valid: 0 };
+    for c in 0..NS * NS {
+        let (w, b) = (c / 64, c % 64);
+        let bit = 1u64 << coarse_cell(c);
+        if fine.mask[w] >> b & 1 == 1 {
+            out.mask[0] |= bit;
+        }
+        for k in 0..ND {
+            if fine.bits[k * WORDS + w] >> b & 1 == 1 {
+                out.bits[k] |= bit;
+            }
+        }
+    }
+    out.ones = out.bits.iter().map(|w| w.count_ones()).sum();
+    out.valid = out.mask[0].count_ones();
+    out
+}
+
+/// The bit-based MCC similarity of two cylinders (paper eq. 11 over the cells valid in both), or 0 when
+/// they share fewer than `min_common` valid spatial cells or either is empty there.
+///
+/// With `a|b` the bits of `a` in cells valid in `b` (and conversely), the similarity is
+/// `1 − √|a|b ⊕ b|a| / (√|a|b| + √|b|a|)`, and `|a|b ⊕ b|a| = |a|b| + |b|a| − 2|a ∧ b|`. When one
+/// cylinder's valid cells all lie within the other's (the usual case away from the fingers' edges),
+/// its restricted count is its precomputed total, so most comparisons count the bits of `a ∧ b` only.
+#[inline]
+pub(crate) fn similarity<const B: usize, const M: usize>(a: &Code<B, M>, b: &Code<B, M>, min_common: u32) -> f32 {
+    let (mut a_out, mut b_out) = (0u64, 0u64);
+    for w in 0..M {
+        a_out |= a.mask[w] & !b.mask[w];
+        b_out |= b.mask[w] & !a.mask[w];
+    }
+    let common = if a_out == 0 {
+        a.valid
+    } else if b_out == 0 {
+        b.valid
+    } else {
+        (0..M).map(|w| (a.mask[w] & b.mask[w]).count_ones()).sum()
+    };
+    if common < min_common {
+        return 0.0;
+    }
+    let restricted = |c: &Code<B, M>, other: &Code<B, M>| swar_count::<B>(|i| c.bits[i] & other.mask[i % M]);
+    let na = if a_out == 0 { a.ones } else { restricted(a, b) };
+    let nb = if b_out == 0 { b.ones } else { restricted(b, a) };
+    if na == 0 || nb == 0 {
+        return 0.0;
+    }
+    let both = swar_count::<B>(|i| a.bits[i] & b.bits[i]);
+    let nx = (na + nb).saturating_sub(2 * both);
+    let root = |n: u32| SQRT.get(n as usize).copied().unwrap_or_else(|| (n as f32).sqrt());
+    1.0 - root(nx) / (root(na) + root(nb))
+}
+
+/// Square roots of every count a cylinder can hold: a table lookup instead of three `sqrt`s per pair.
+static SQRT: std::sync::LazyLock<Vec<f32>> =
+    std::sync::LazyLock::new(|| (0..=ND * NS * NS).map(|n| (n as f32).sqrt()).collect());
+
+/// The bits set in the `N` words `word(0) …`, counted a pair of words at a time with the
+/// bit-slicing of Wegner / "SWAR" population counts, adding byte-wide partial sums and multiplying once
+/// at the end: without a hardware `popcnt` (not in the x86-64 baseline) this is about half the work of
+/// `count_ones` per word, and the compiler vectorises it.
+#[inline(always)]
+fn swar_count<const N: usize>(word: impl Fn(usize) -> u64) -> u32 {
+    const M1: u64 = 0x5555_5555_5555_5555;
+    const M2: u64 = 0x3333_3333_3333_3333;
+    const M4: u64 = 0x0f0f_0f0f_0f0f_0f0f;
+    const M8: u64 = 0x00ff_00ff_00ff_00ff;
+    const ONES16: u64 = 0x0001_0001_0001_0001;
+    // Each pair of words adds at most 16 to a byte: 15 pairs fit before a byte could overflow.
+    const { assert!(N <= 30) };
+    let mut acc = 0u64;
+    for p in 0..N / 2 {
+        let (x, y) = (word(2 * p), word(2 * p + 1));
+        let (x, y) = (x - ((x >> 1) & M1), y - ((y >> 1) & M1));
+        let s = (x & M2) + ((x >> 2) & M2) + (y & M2) + ((y >> 2) & M2);
+        acc += (s & M4) + ((s >> 4) & M4);
+    }
+    // Bytes to 16-bit lanes (a whole cylinder counts up to ND·WORDS·64 < 2^16), then one multiply
+    // adds the four lanes into the top one.
+    let lanes = (acc & M8) + ((acc >> 8) & M8);
+    let mut total = (lanes.wrapping_mul(ONES16) >> 48) as u32;
+    if N % 2 == 1 {
+        total += word(N - 1).count_ones();
+    }
+    total
+}
+
+#[cfg(test)]
+mod swar_tests {
+    use super::*;
+    #[test]
+    fn swar_matches_count_ones() {
+        let mut x = 0x1234_5678_9abc_def0u64;
+        for _ in 0..2000 {
+            let words: Vec<u64> = (0..ND * WORDS)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x
+                })
+                .collect();
+            let m: Vec<u64> = (0..WORDS)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x | 0xffff_0000_ffff_0000
+                })
+                .collect();
+            let naive: u32 = (0..ND * WORDS).map(|i| (words[i] & m[i % WORDS]).count_ones()).sum();
+            assert_eq!(swar_count::<{ ND * WORDS }>(|i| words[i] & m[i % WORDS]), naive);
+            let all: u32 = words.iter().map(|w| w.count_ones()).sum();
+            assert_eq!(swar_count::<{ ND * WORDS }>(|i| words[i]), all);
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Global consolidation: align one template on the other by a hypothesis (one minutia pair: the rotation
+//! between their directions and the translation between their positions), pair minutiae one-to-one
+//! greedily, closest first, within a tolerance that grows with the distance from the reference pair,
+//! and weigh the pairs against the minutiae each template has inside the other's area (Jiang & Yau,
+//! ICPR 2000, for the greedy pairing under the best local pair's alignment; Tico & Kuosmanen, IEEE PAMI
+//! 25(8) 2003, for the tolerance growing with distance and the overlap-normalised count).
+
+use super::geometry::{angle_diff, angle_gap};
+use super::params::{PAIR_ANGLE, PAIR_DIST, PAIR_DIST_SLOPE, PAIR_KIND_MISMATCH, PAIR_MIN_OVERLAP};
+use super::{Point, PreparedTemplate};
+use crate::fingerprint::template::MinutiaKind;
+
+/// A rigid motion taking `b`'s coordinates into `a`'s: the reference minutia `rb` of `b` onto `ra` of
+/// `a`, turned by the difference of their directions.
+#[derive(Debug, Clone, Copy)]
+struct Alignment {
+    ra: (f32, f32),
+    rb: (f32, f32),
+    rot: f32,
+    cos: f32,
+    sin: f32,
+}
+
+impl Alignment {
+    fn new(pa: &Point, pb: &Point) -> Alignment {
+        let rot = angle_diff(pa.angle, pb.angle);
+        Alignment { ra: (pa.x, pa.y), rb: (pb.x, pb.y), rot, cos: rot.cos(), sin: rot.sin() }
+    }
+
+    /// A point of `b` in `a`'s frame. Adding `rot` to every angle (counter-clockwise as seen, y
+    /// downwards) turns pixel vectors by `[[c, s], [−s, c]]`.
+    fn a_from_b(&self, x: f32, y: f32) -> (f32, f32) {
+        let (dx, dy) = (x - self.rb.0, y - self.rb.1);
+        (self.ra.0 + self.cos * dx + self.sin * dy, self.ra.1 - self.sin * dx + self.cos * dy)
+    }
+
+    /// A point of `a` in `b`'s frame.
+    fn b_from_a(&self, x: f32, y: f32) -> (f32, f32) {
+        let (dx, dy) = (x - self.ra.0, y - self.ra.1);
+        (self.rb.0 + self.cos * dx - self.sin * dy, self.rb.1 + self.sin * dx + self.cos * dy)
+    }
+}
+
+/// Working space reused across hypotheses.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    moved: Vec<(f32, f32)>,
+    candidates: Vec<(f32, u16, u16)>,
+    used_a: Vec<bool>,
+    used_b: Vec<bool>,
+}
+
+/// The pairing score of `a` and `b` under the best of the given reference pairs (indices into their
+/// `points`), in `[0, 1]`: `w² / (oA · oB)`, where `w` counts the paired minutiae (an ending paired with
+/// a bifurcation counts `PAIR_KIND_MISMATCH`) and `oA`, `oB` the minutiae of each inside the other's
+/// area after alignment (at least `w` and at least `PAIR_MIN_OVERLAP`, so that a tiny overlap cannot
+/// score high). The hypothesis pairing most minutiae is kept; only its overlap is measured.
+pub(crate) fn score(a: &PreparedTemplate, b: &PreparedTemplate, references: &[(usize, usize)]) -> f32 {
+    let mut scratch = Scratch::default();
+    let mut best: Option<(f32, Alignment)> = None;
+    for &(ra, rb) in references {
+        let (Some(pa), Some(pb)) = (a.points.get(ra), b.points.get(rb)) else { continue };
+        let al = Alignment::new(pa, pb);
+        let w = paired(a, b, &al, &mut scratch);
+        if best.is_none_or(|(bw, _)| w > bw) {
+            best = Some((w, al));
+        }
+    }
+    let Some((w, al)) = best else { return 0.0 };
+    if w <= 0.0 {
+        return 0.0;
+    }
+    let overlap_a = a.points.iter().filter(|p| {
+        let (x, y) = al.b_from_a(p.x, p.y);
+        b.area.contains(x, y)
+    });
+    let overlap_b = scratch_moved(b, &al).filter(|&(x, y)| a.area.contains(x, y));
+    let floor = w.max(PAIR_MIN_OVERLAP as f32);
+    let (oa, ob) = ((overlap_a.count() as f32).max(floor), (overlap_b.count() as f32).max(floor));
+    (w * w / (oa * ob)).clamp(0.0, 1.0)
+}
+
+fn scratch_moved<'a>(b: &'a PreparedTemplate, al: &'a Alignment) -> impl Iterator<Item = (f32, f32)> + 'a {
+    b.points.iter().map(|q| al.a_from_b(q.x, q.y))
+}
+
+/// The weighted count of minutiae paired under `al`.
+fn paired(a: &PreparedTemplate, b: &PreparedTemplate, al: &Alignment, s: &mut Scratch) -> f32 {
+    s.moved.clear();
+    s.moved.extend(scratch_moved(b, al));
+    s.candidates.clear();
+    for (i, p) in a.points.iter().enumerate() {
+        let r = ((p.x - al.ra.0).powi(2) + (p.y - al.ra.1).powi(2)).sqrt();
+        let tol = PAIR_DIST + PAIR_DIST_SLOPE * r;
+        for (j, (q, &(qx, qy))) in b.points.iter().zip(&s.moved).enumerate() {
+            let (dx, dy) = (p.x - qx, p.y - qy);
+            if dx.abs() > tol || dy.abs() > tol {
+                continue;
+            }
+            let d = (dx * dx + dy * dy).sqrt();
+            let da = angle_gap(p.angle, q.angle + al.rot);
+            if d <= tol && da <= PAIR_ANGLE {
+                s.candidates.push((d / tol + da / PAIR_ANGLE, i as u16, j as u16));
+            }
+        }
+    }
+    s.candidates.sort_unstable_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+    s.used_a.clear();
+    s.used_a.resize(a.points.len(), false);
+    s.used_b.clear();
+    s.used_b.resize(b.points.len(), false);
+    let mut w = 0f32;
+    for &(_, i, j) in &s.candidates {
+        let (i, j) = (usize::from(i), usize::from(j));
+        if !s.used_a[i] && !s.used_b[j] {
+            s.used_a[i] = true;
+            s.used_b[j] = true;
+            let (ka, kb) = (a.points[i].kind, b.points[j].kind);
+            let agree = ka == kb || ka == MinutiaKind::Other || kb == MinutiaKind::Other;
+            w += if agree { 1.0 } else { PAIR_KIND_MISMATCH };
+        }
+    }
+    w
+}
