@@ -264,10 +264,11 @@ fn remove_staircases(s: &mut Skeleton) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn from_rows(rows: &[&str]) -> Skeleton {
+    /// A skeleton drawn as text, `#` for ridge pixels.
+    pub(in crate::fingerprint::extract) fn from_rows(rows: &[&str]) -> Skeleton {
         let h = rows.len();
         let w = rows[0].len();
         let bin: Vec<bool> = rows.iter().flat_map(|r| r.bytes().map(|b| b == b'#')).collect();

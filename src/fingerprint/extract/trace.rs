@@ -127,13 +127,7 @@ fn recent(path: &[(isize, isize)], p: (isize, isize)) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn from_rows(rows: &[&str]) -> Skeleton {
-        let h = rows.len();
-        let w = rows[0].len();
-        let bin: Vec<bool> = rows.iter().flat_map(|r| r.bytes().map(|b| b == b'#')).collect();
-        Skeleton::from_binary(&bin, w, h)
-    }
+    use crate::fingerprint::extract::skeleton::tests::from_rows;
 
     #[test]
     fn walk_to_the_other_end() {
