@@ -4,7 +4,10 @@
 
 use std::path::Path;
 
-use crate::util::tally_ok;
+use crate::util::{mutate, tally_ok};
+
+/// Bytes that matter in JSON lines and signed notes.
+const TEXT_BYTES: &[u8] = b"{}[]\",:\n\\\x00\xff0-/+= ";
 
 /// Builds a small real ledger and returns its export's files.
 fn real_export(dir: &Path) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
@@ -19,30 +22,6 @@ fn real_export(dir: &Path) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     tally_ok(&data, &["ledger", "export", "--out", out.to_str().expect("utf-8 path")]);
     let read = |n: &str| std::fs::read(out.join(n)).expect("export file");
     (read("checkpoint"), read("keys.vkey"), read("entries.jsonl"))
-}
-
-fn mutate(rng: &mut fastrand::Rng, bytes: &mut Vec<u8>) {
-    for _ in 0..rng.usize(1..4) {
-        let len = bytes.len();
-        match rng.u8(0..6) {
-            0 if len > 0 => bytes[rng.usize(..len)] ^= 1 << rng.u8(0..8),
-            1 if len > 0 => bytes[rng.usize(..len)] = rng.u8(..),
-            2 => bytes.insert(rng.usize(..=len), *rng.choice(b"{}[]\",:\n\\\x00\xff0-/+= ".iter()).unwrap_or(&b'x')),
-            3 if len > 0 => {
-                bytes.remove(rng.usize(..len));
-            }
-            4 => bytes.truncate(rng.usize(..=len)),
-            _ if len > 2 => {
-                // Duplicate a slice somewhere else (moves lines, repeats entries).
-                let a = rng.usize(..len);
-                let b = rng.usize(a..len.min(a + 200));
-                let chunk = bytes[a..b].to_vec();
-                let at = rng.usize(..=len);
-                bytes.splice(at..at, chunk);
-            }
-            _ => {}
-        }
-    }
 }
 
 #[test]
@@ -64,12 +43,12 @@ fn export_reader_and_verifier_survive_mutated_exports() {
     for _ in 0..4000 {
         let (mut c, mut k, mut e) = (checkpoint.clone(), keys.clone(), entries.clone());
         match rng.u8(0..4) {
-            0 => mutate(&mut rng, &mut c),
-            1 => mutate(&mut rng, &mut k),
-            2 => mutate(&mut rng, &mut e),
+            0 => mutate(&mut rng, TEXT_BYTES, &mut c),
+            1 => mutate(&mut rng, TEXT_BYTES, &mut k),
+            2 => mutate(&mut rng, TEXT_BYTES, &mut e),
             _ => {
-                mutate(&mut rng, &mut c);
-                mutate(&mut rng, &mut e);
+                mutate(&mut rng, TEXT_BYTES, &mut c);
+                mutate(&mut rng, TEXT_BYTES, &mut e);
             }
         }
         let previous = if rng.bool() { checkpoint.clone() } else { c.clone() };

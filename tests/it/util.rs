@@ -182,3 +182,39 @@ pub fn run_verifier(verifier: &Path, args: &[&std::ffi::OsStr]) -> (bool, String
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
 }
+
+/// One to three random mutations of `bytes` for fuzz-style tests: bit flips, bytes replaced by or
+/// inserted from `interesting` (or any byte), deletions, truncation, and a slice copied elsewhere.
+pub fn mutate(rng: &mut fastrand::Rng, interesting: &[u8], bytes: &mut Vec<u8>) {
+    for _ in 0..rng.usize(1..4) {
+        let len = bytes.len();
+        let pick = |rng: &mut fastrand::Rng| match rng.bool() {
+            true => rng.choice(interesting.iter()).copied().unwrap_or(0),
+            false => rng.u8(..),
+        };
+        match rng.u8(0..6) {
+            0 if len > 0 => bytes[rng.usize(..len)] ^= 1 << rng.u8(0..8),
+            1 if len > 0 => {
+                let at = rng.usize(..len);
+                bytes[at] = pick(rng);
+            }
+            2 => {
+                let b = pick(rng);
+                bytes.insert(rng.usize(..=len), b);
+            }
+            3 if len > 0 => {
+                bytes.remove(rng.usize(..len));
+            }
+            4 => bytes.truncate(rng.usize(..=len)),
+            _ if len > 2 => {
+                // Copy a slice somewhere else (moves lines, repeats entries or minutiae).
+                let a = rng.usize(..len);
+                let b = rng.usize(a..len.min(a + 200));
+                let chunk = bytes[a..b].to_vec();
+                let at = rng.usize(..=len);
+                bytes.splice(at..at, chunk);
+            }
+            _ => {}
+        }
+    }
+}
