@@ -6,6 +6,13 @@ mod cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    if let Some(feature) = missing_cpu_feature() {
+        eprintln!(
+            "tally: this build uses the processor instruction {feature}, which this processor lacks; \
+             rebuild without it (see .cargo/config.toml)"
+        );
+        return ExitCode::FAILURE;
+    }
     let args = match cli::Args::parse_validated() {
         Ok(a) => a,
         Err(e) => {
@@ -25,4 +32,14 @@ fn main() -> ExitCode {
             ExitCode::from(cli::exit_code(&e))
         }
     }
+}
+
+/// An instruction set extension this build was compiled to use and the processor lacks: checked before
+/// anything runs, so that an old processor gets a message instead of an illegal instruction.
+fn missing_cpu_feature() -> Option<&'static str> {
+    #[cfg(all(target_arch = "x86_64", target_feature = "popcnt"))]
+    if !std::arch::is_x86_feature_detected!("popcnt") {
+        return Some("POPCNT");
+    }
+    None
 }

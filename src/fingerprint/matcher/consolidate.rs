@@ -13,7 +13,7 @@
 //!    the score is the geometric mean of the local score and the pairing score.
 
 use super::cylinder;
-use super::geometry::{angle_diff, angle_gap, fast_atan2, sigmoid};
+use super::geometry::{angle_diff, angle_gap, angle_gap_wrapped, fast_atan2, sigmoid};
 use super::params::*;
 use super::{Point, PreparedTemplate};
 
@@ -40,7 +40,7 @@ pub(crate) fn n_p(n: usize) -> usize {
 
 /// The score of two prepared templates, in [0, 1].
 pub(crate) fn score(a: &PreparedTemplate, b: &PreparedTemplate) -> f32 {
-    let (na, nb) = (a.cylinders.len(), b.cylinders.len());
+    let (na, nb) = (a.fine.len(), b.fine.len());
     if na == 0 || nb == 0 {
         return 0.0;
     }
@@ -85,18 +85,23 @@ pub(crate) fn score(a: &PreparedTemplate, b: &PreparedTemplate) -> f32 {
 fn candidates(a: &PreparedTemplate, b: &PreparedTemplate, keep: usize) -> Vec<Pair> {
     let min_coarse = (MIN_ME * cylinder::coarse_disc_cells() as f32).ceil() as u32;
     let min_fine = (MIN_ME * cylinder::disc_cells() as f32).ceil() as u32;
-    let angle = |t: &PreparedTemplate, i: &u16| t.points[usize::from(*i)].angle;
-    let angles_b: Vec<f32> = b.cylinder_points.iter().map(|i| angle(b, i)).collect();
-    let mut pairs: Vec<Pair> = Vec::with_capacity(a.cylinders.len() * b.cylinders.len() / 2);
-    for (i, (ca, pa)) in a.cylinders.iter().zip(&a.cylinder_points).enumerate() {
-        let ta = angle(a, pa);
-        for (j, (cb, &tb)) in b.cylinders.iter().zip(&angles_b).enumerate() {
-            if angle_gap(ta, tb) > DELTA_THETA {
-                continue;
-            }
-            let sim = cylinder::similarity(&ca.coarse, &cb.coarse, min_coarse);
-            if sim > 0.0 {
-                pairs.push(Pair { sim, a: i as u16, b: j as u16 });
+    let mut pairs: Vec<Pair> = Vec::with_capacity(a.fine.len() * b.fine.len() / 2);
+    // Which of `b`'s cylinders pass the direction gate, as bits: computed without branches, since
+    // about half pass at random, and a branch per pair would be mispredicted half the time.
+    const { assert!(MAX_MINUTIAE <= 128) };
+    for (i, (ca, &ta)) in a.coarse.iter().zip(&a.cylinder_angles).enumerate() {
+        let mut gate = [0u64; 2];
+        for (j, &tb) in b.cylinder_angles.iter().enumerate() {
+            gate[j / 64] |= u64::from(angle_gap_wrapped(ta, tb) <= DELTA_THETA) << (j % 64);
+        }
+        for (w, mut bits) in gate.into_iter().enumerate() {
+            while bits != 0 {
+                let j = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let sim = cylinder::similarity(ca, &b.coarse[j], min_coarse);
+                if sim > 0.0 {
+                    pairs.push(Pair { sim, a: i as u16, b: j as u16 });
+                }
             }
         }
     }
@@ -105,8 +110,7 @@ fn candidates(a: &PreparedTemplate, b: &PreparedTemplate, keep: usize) -> Vec<Pa
         pairs.truncate(keep);
     }
     for p in &mut pairs {
-        let (ca, cb) = (&a.cylinders[usize::from(p.a)], &b.cylinders[usize::from(p.b)]);
-        p.sim = cylinder::similarity(&ca.fine, &cb.fine, min_fine);
+        p.sim = cylinder::similarity(&a.fine[usize::from(p.a)], &b.fine[usize::from(p.b)], min_fine);
     }
     pairs.retain(|p| p.sim > 0.0);
     pairs

@@ -27,14 +27,19 @@ pub(crate) struct Code<const B: usize, const M: usize> {
 pub(crate) const COARSE_NS: usize = 8;
 const _: () = assert!(NS.is_multiple_of(COARSE_NS) && COARSE_NS * COARSE_NS == 64);
 
+/// A cylinder at full resolution.
+pub(crate) type FineCode = Code<{ ND * WORDS }, WORDS>;
+/// A cylinder at coarse resolution.
+pub(crate) type CoarseCode = Code<ND, 1>;
+
 /// One minutia's cylinder, at full resolution and at `COARSE_NS × COARSE_NS` (each coarse cell the OR
 /// of the fine cells it covers), the coarse one to shortlist candidate pairs cheaply.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Cylinder {
     /// `NS × NS × ND` cells.
-    pub(crate) fine: Code<{ ND * WORDS }, WORDS>,
+    pub(crate) fine: FineCode,
     /// `COARSE_NS × COARSE_NS × ND` cells, one word per layer.
-    pub(crate) coarse: Code<ND, 1>,
+    pub(crate) coarse: CoarseCode,
 }
 
 /// Written by hand: the bits describe a finger and must not reach a log.
@@ -182,36 +187,49 @@ fn coarsen(fine: &Code<{ ND * WORDS }, WORDS>) -> Code<ND, 1> {
 /// they share fewer than `min_common` valid spatial cells or either is empty there.
 ///
 /// With `a|b` the bits of `a` in cells valid in `b` (and conversely), the similarity is
-/// `1 − √|a|b ⊕ b|a| / (√|a|b| + √|b|a|)`, and `|a|b ⊕ b|a| = |a|b| + |b|a| − 2|a ∧ b|`. When one
-/// cylinder's valid cells all lie within the other's (the usual case away from the fingers' edges),
-/// its restricted count is its precomputed total, so most comparisons count the bits of `a ∧ b` only.
+/// `1 − √|a|b ⊕ b|a| / (√|a|b| + √|b|a|)`, and `|a|b ⊕ b|a| = |a|b| + |b|a| − 2|a ∧ b|`.
 #[inline]
 pub(crate) fn similarity<const B: usize, const M: usize>(a: &Code<B, M>, b: &Code<B, M>, min_common: u32) -> f32 {
+    let (na, nb, both) = if HARDWARE_POPCOUNT { counts_direct(a, b) } else { counts_nested(a, b) };
+    let common: u32 = (0..M).map(|w| (a.mask[w] & b.mask[w]).count_ones()).sum();
+    if common < min_common || na == 0 || nb == 0 {
+        return 0.0;
+    }
+    let nx = (na + nb).saturating_sub(2 * both);
+    let root = |n: u32| SQRT.get(n as usize).copied().unwrap_or_else(|| (n as f32).sqrt());
+    1.0 - root(nx) / (root(na) + root(nb))
+}
+
+/// Whether this build counts bits with one instruction (x86-64 with `popcnt` enabled, as
+/// `.cargo/config.toml` asks, or any other architecture); otherwise [`swar_count`] does it.
+const HARDWARE_POPCOUNT: bool = cfg!(any(target_feature = "popcnt", not(target_arch = "x86_64")));
+
+/// `(|a|b|, |b|a|, |a ∧ b|)`, each counted in full: with a counting instruction, three counts per word
+/// cost less than the branches that could skip two of them.
+#[inline(always)]
+fn counts_direct<const B: usize, const M: usize>(a: &Code<B, M>, b: &Code<B, M>) -> (u32, u32, u32) {
+    let (mut na, mut nb, mut both) = (0, 0, 0);
+    for i in 0..B {
+        na += (a.bits[i] & b.mask[i % M]).count_ones();
+        nb += (b.bits[i] & a.mask[i % M]).count_ones();
+        both += (a.bits[i] & b.bits[i]).count_ones();
+    }
+    (na, nb, both)
+}
+
+/// The same counts when counting is dear: when one cylinder's valid cells all lie within the other's
+/// (the usual case away from the fingers' edges), its restricted count is its precomputed total.
+#[inline(always)]
+fn counts_nested<const B: usize, const M: usize>(a: &Code<B, M>, b: &Code<B, M>) -> (u32, u32, u32) {
     let (mut a_out, mut b_out) = (0u64, 0u64);
     for w in 0..M {
         a_out |= a.mask[w] & !b.mask[w];
         b_out |= b.mask[w] & !a.mask[w];
     }
-    let common = if a_out == 0 {
-        a.valid
-    } else if b_out == 0 {
-        b.valid
-    } else {
-        (0..M).map(|w| (a.mask[w] & b.mask[w]).count_ones()).sum()
-    };
-    if common < min_common {
-        return 0.0;
-    }
     let restricted = |c: &Code<B, M>, other: &Code<B, M>| swar_count::<B>(|i| c.bits[i] & other.mask[i % M]);
     let na = if a_out == 0 { a.ones } else { restricted(a, b) };
     let nb = if b_out == 0 { b.ones } else { restricted(b, a) };
-    if na == 0 || nb == 0 {
-        return 0.0;
-    }
-    let both = swar_count::<B>(|i| a.bits[i] & b.bits[i]);
-    let nx = (na + nb).saturating_sub(2 * both);
-    let root = |n: u32| SQRT.get(n as usize).copied().unwrap_or_else(|| (n as f32).sqrt());
-    1.0 - root(nx) / (root(na) + root(nb))
+    (na, nb, swar_count::<B>(|i| a.bits[i] & b.bits[i]))
 }
 
 /// Square roots of every count a cylinder can hold: a table lookup instead of three `sqrt`s per pair.
@@ -275,6 +293,40 @@ mod swar_tests {
             assert_eq!(swar_count::<{ ND * WORDS }>(|i| words[i] & m[i % WORDS]), naive);
             let all: u32 = words.iter().map(|w| w.count_ones()).sum();
             assert_eq!(swar_count::<{ ND * WORDS }>(|i| words[i]), all);
+        }
+    }
+
+    /// Both ways of counting give the same three counts, nested masks or not: the build decides which
+    /// runs, and the scores must not depend on it.
+    #[test]
+    fn direct_and_nested_counts_agree() {
+        let mut x = 0x0bad_cafe_f00d_1234u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..2000 {
+            let mut code = |nest: Option<&FineCode>| {
+                let mut c = FineCode { bits: std::array::from_fn(|_| next()), mask: [0; WORDS], ones: 0, valid: 0 };
+                for w in 0..WORDS {
+                    c.mask[w] = match nest {
+                        Some(outer) => outer.mask[w] & next(),
+                        None => next() | next(),
+                    };
+                }
+                for (i, b) in c.bits.iter_mut().enumerate() {
+                    *b &= c.mask[i % WORDS];
+                }
+                c.ones = c.bits.iter().map(|w| w.count_ones()).sum();
+                c.valid = c.mask.iter().map(|w| w.count_ones()).sum();
+                c
+            };
+            let a = code(None);
+            let b = code(if round % 2 == 0 { Some(&a) } else { None });
+            assert_eq!(counts_direct(&a, &b), counts_nested(&a, &b));
+            assert_eq!(counts_direct(&b, &a), counts_nested(&b, &a));
         }
     }
 }

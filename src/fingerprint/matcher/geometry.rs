@@ -26,6 +26,14 @@ pub(crate) fn angle_gap(a: f32, b: f32) -> f32 {
     angle_diff(a, b).abs()
 }
 
+/// [`angle_gap`] of two angles already in `[0, 2π)` (as a prepared template keeps them), without
+/// branches: the same result, bit for bit.
+#[inline]
+pub(crate) fn angle_gap_wrapped(a: f32, b: f32) -> f32 {
+    let d = (a - b).abs();
+    if d >= PI { TAU - d } else { d }
+}
+
 /// `atan2(y, x)` within 1e-6 rad, about twice as fast as the library's; 0 at the origin or for
 /// non-finite input.
 #[inline]

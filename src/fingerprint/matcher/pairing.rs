@@ -92,15 +92,23 @@ fn paired(a: &PreparedTemplate, b: &PreparedTemplate, al: &Alignment, s: &mut Sc
     for (i, p) in a.points.iter().enumerate() {
         let r = ((p.x - al.ra.0).powi(2) + (p.y - al.ra.1).powi(2)).sqrt();
         let tol = PAIR_DIST + PAIR_DIST_SLOPE * r;
-        for (j, (q, &(qx, qy))) in b.points.iter().zip(&s.moved).enumerate() {
-            let (dx, dy) = (p.x - qx, p.y - qy);
-            if dx.abs() > tol || dy.abs() > tol {
-                continue;
+        // Most of `b`'s minutiae lie far from `p`: find the few within the tolerance box first, as
+        // bits and without branches, then look closer at those alone.
+        for (w, chunk) in s.moved.chunks(64).enumerate() {
+            let mut near = 0u64;
+            for (k, &(qx, qy)) in chunk.iter().enumerate() {
+                near |= u64::from(((p.x - qx).abs() <= tol) & ((p.y - qy).abs() <= tol)) << k;
             }
-            let d = (dx * dx + dy * dy).sqrt();
-            let da = angle_gap(p.angle, q.angle + al.rot);
-            if d <= tol && da <= PAIR_ANGLE {
-                s.candidates.push((d / tol + da / PAIR_ANGLE, i as u16, j as u16));
+            while near != 0 {
+                let j = w * 64 + near.trailing_zeros() as usize;
+                near &= near - 1;
+                let ((qx, qy), q) = (s.moved[j], &b.points[j]);
+                let (dx, dy) = (p.x - qx, p.y - qy);
+                let d = (dx * dx + dy * dy).sqrt();
+                let da = angle_gap(p.angle, q.angle + al.rot);
+                if d <= tol && da <= PAIR_ANGLE {
+                    s.candidates.push((d / tol + da / PAIR_ANGLE, i as u16, j as u16));
+                }
             }
         }
     }
