@@ -9,6 +9,7 @@
 //! - [`clock`]: wall clock, time since boot and boot id, injectable for tests.
 //! - [`store`]: the SQLite database; the only module that speaks SQL.
 //! - [`fingerprint`]: images, extraction, ISO/ANSI templates, matching; pure computation.
+//! - [`parallel`]: spreading independent work over threads.
 //! - [`ledger`]: canonical entries, the RFC 6962 tree, signed C2SP checkpoints, proofs, export, verify.
 //! - [`auth`]: API tokens and roles.
 //! - [`api`]: the axum routes, their errors and the ledger writer task behind them.
@@ -21,4 +22,5 @@ pub mod clock;
 pub mod config;
 pub mod fingerprint;
 pub mod ledger;
+pub mod parallel;
 pub mod store;

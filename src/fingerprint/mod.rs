@@ -4,7 +4,9 @@
 //! - [`template`]: minutiae and the compact, versioned internal template format;
 //! - [`iso`]: ISO/IEC 19794-2:2005 and ANSI INCITS 378-2004 minutiae records;
 //! - [`extract`]: from an image to a template (orientation, frequency, enhancement, minutiae);
-//! - [`matcher`]: comparing two templates into a calibrated score.
+//! - [`matcher`]: comparing two templates into a calibrated score;
+//! - [`index`]: the in-memory 1:N identification index (candidate selection by minutia-pair hashing,
+//!   then full matching of a short list).
 //!
 //! Conventions shared by every part: coordinates are pixels at 500 dpi, origin at the top-left corner,
 //! x to the right and y downwards; a minutia's angle is in radians in `[0, 2π)`, measured
@@ -14,6 +16,7 @@
 
 pub mod extract;
 pub mod image;
+pub mod index;
 pub mod iso;
 pub mod matcher;
 pub mod template;

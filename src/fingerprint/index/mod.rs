@@ -1,0 +1,340 @@
+//! The in-memory 1:N identification index: everyone enrolled, so that one touch at a gate finds who it
+//! is among 100,000 templates in a few tens of milliseconds on two cores. Pure computation and memory:
+//! it does not read or write the store (the caller loads templates into it at start-up and keeps it in
+//! step with enrolments), and it does not decide anything (the gate's policy does, from the calibrated
+//! scores it returns).
+//!
+//! # Method
+//! Two stages, as in every practical identification system (Maltoni et al., *Handbook of Fingerprint
+//! Recognition*, 3rd ed., ch. 5, "fingerprint indexing and retrieval"):
+//!
+//! 1. **Candidate selection by minutia-pair hashing** ([`keys`]): every enrolled template is filed
+//!    under the quantised invariant features (distance, two relative angles) of pairs of its nearby
+//!    minutiae — a geometric-hashing table in the manner of Germain, Califano & Colville (IEEE CS&E
+//!    4(4), 1997). A probe's pairs look up their keys (with tolerance across bin edges) and each entry
+//!    found votes for its template. The work is the number of entries under the probe's keys — about
+//!    `N · (probe pairs · keys looked up per pair) / KEYS`, a small fraction of the gallery (about
+//!    1/20 at this geometry) — not a comparison with everyone. Votes are normalised by the square
+//!    root of the template's own pair count, so that templates with many minutiae do not win on
+//!    chance collisions.
+//! 2. **Full matching of a short list**: the `shortlist` templates with the highest normalised votes
+//!    are compared with the probe by the matcher ([`crate::fingerprint::matcher`]), on all cores, and
+//!    ranked by its score, each with the false match rate its score stands for in the calibration
+//!    table.
+//!
+//! # Memory
+//! Per template: its compact encoding ([`Template::to_bytes`], 8 bytes per minutia) and one `u32` per
+//! kept pair in the hash table (5 per minutia), about 30 bytes per minutia in all — about 1.2 KiB for
+//! a template of 40 minutiae. Cylinders (about 12 KiB per template) are built only for the short list.
+//! [`Index::heap_bytes`] counts it.
+//!
+//! # Concurrency
+//! One [`std::sync::RwLock`]: identifications share it, an insertion or removal holds it alone for
+//! the time it takes to file or unfile one template's keys (microseconds), so identifications keep
+//! running while people are enrolled. The full matching of the short list runs after the lock is
+//! released, on copies of the short-listed templates. Nothing is ever rebuilt.
+
+mod keys;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
+
+use crate::fingerprint::matcher::{self, PreparedTemplate};
+use crate::fingerprint::template::{Template, TemplateError};
+
+/// The caller's name for an enrolled template (the store's row id, say). The index never interprets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TemplateId(pub u64);
+
+/// One identification candidate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate {
+    /// Which template.
+    pub id: TemplateId,
+    /// The matcher's score against the probe, `[0, 1]`.
+    pub score: f32,
+    /// The false match rate this score stands for as a threshold ([`matcher::fmr_for_score`]).
+    pub fmr: f64,
+}
+
+/// Why the index refused a change.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum IndexError {
+    /// The id is already enrolled; remove it first to replace it.
+    #[error("template {} is already in the index", .0.0)]
+    Duplicate(TemplateId),
+    /// The id is not enrolled.
+    #[error("template {} is not in the index", .0.0)]
+    NotFound(TemplateId),
+    /// The index holds as many templates as it can address.
+    #[error("the index is full ({} templates)", u32::MAX)]
+    Full,
+    /// A stored encoding did not decode: memory was corrupted or the encoding changed underneath.
+    #[error("an indexed template no longer decodes")]
+    Corrupt(#[source] TemplateError),
+}
+
+/// Tuning of an [`Index`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexConfig {
+    /// Templates compared in full after candidate selection.
+    pub shortlist: usize,
+    /// Threads for the full matching (at least 1).
+    pub threads: usize,
+}
+
+impl Default for IndexConfig {
+    /// A short list of 96 on every core the machine has.
+    fn default() -> IndexConfig {
+        IndexConfig { shortlist: 96, threads: crate::parallel::cores() }
+    }
+}
+
+/// The identification index (see the module docs).
+#[derive(Debug)]
+pub struct Index {
+    config: IndexConfig,
+    inner: RwLock<Inner>,
+}
+
+/// Everything behind the lock.
+struct Inner {
+    /// For each key, the slots of the templates filed under it (one entry per pair).
+    buckets: Vec<Vec<u32>>,
+    /// Templates by slot; `None` for a free slot.
+    slots: Vec<Option<Entry>>,
+    /// Free slots, reused by insertions.
+    free: Vec<u32>,
+    /// Slot of each enrolled id.
+    by_id: HashMap<TemplateId, u32>,
+}
+
+/// Written by hand: the entries are biometric data.
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner").field("templates", &self.by_id.len()).finish()
+    }
+}
+
+/// One enrolled template.
+struct Entry {
+    id: TemplateId,
+    /// [`Template::to_bytes`].
+    encoded: Box<[u8]>,
+    /// Its keys, in the order filed (to unfile them on removal).
+    keys: Box<[u32]>,
+}
+
+/// A template ready to be filed: its encoding and keys, computed without the lock.
+struct Filing {
+    encoded: Box<[u8]>,
+    keys: Box<[u32]>,
+}
+
+impl Filing {
+    fn new(t: &Template) -> Filing {
+        let mut features = Vec::new();
+        keys::pair_features(&t.minutiae, &mut features);
+        let mut k: Vec<u32> = features.iter().map(keys::gallery_key).collect();
+        k.sort_unstable();
+        Filing { encoded: t.to_bytes().into_boxed_slice(), keys: k.into_boxed_slice() }
+    }
+}
+
+impl Index {
+    /// An empty index.
+    pub fn new(config: IndexConfig) -> Index {
+        let inner = Inner {
+            buckets: (0..keys::KEYS).map(|_| Vec::new()).collect(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_id: HashMap::new(),
+        };
+        Index { config: IndexConfig { threads: config.threads.max(1), ..config }, inner: RwLock::new(inner) }
+    }
+
+    /// Enrols `template` as `id`.
+    pub fn insert(&self, id: TemplateId, template: &Template) -> Result<(), IndexError> {
+        let filing = Filing::new(template);
+        self.write().file(id, filing)
+    }
+
+    /// Enrols many templates at once, computing their keys on every core: how the index is filled at
+    /// start-up. Stops at the first refused template (the ones before it stay enrolled).
+    pub fn extend<'a>(
+        &self,
+        templates: impl IntoIterator<Item = (TemplateId, &'a Template)>,
+    ) -> Result<(), IndexError> {
+        let items: Vec<(TemplateId, &Template)> = templates.into_iter().collect();
+        // In chunks, so that identifications get the lock between them.
+        for chunk in items.chunks(4096) {
+            let filings = crate::parallel::map(chunk, self.config.threads, |(_, t)| Filing::new(t));
+            let mut inner = self.write();
+            for ((id, _), filing) in chunk.iter().zip(filings) {
+                inner.file(*id, filing)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes `id`.
+    pub fn remove(&self, id: TemplateId) -> Result<(), IndexError> {
+        self.write().unfile(id)
+    }
+
+    /// Templates enrolled.
+    pub fn len(&self) -> usize {
+        self.read().by_id.len()
+    }
+
+    /// Whether no template is enrolled.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `id` is enrolled.
+    pub fn contains(&self, id: TemplateId) -> bool {
+        self.read().by_id.contains_key(&id)
+    }
+
+    /// The enrolled templates most similar to `probe`, best first, at most `max`: candidates chosen
+    /// by their keys, then compared in full (see the module docs). Candidates scoring 0 are left out.
+    pub fn identify(&self, probe: &Template, max: usize) -> Result<Vec<Candidate>, IndexError> {
+        let prepared = PreparedTemplate::new(probe);
+        let short = self.select(probe, self.config.shortlist);
+        self.rank(&prepared, short, max)
+    }
+
+    /// The `n` templates with the most normalised votes for `probe`, with their encodings: the first
+    /// stage of [`Index::identify`] alone (for measuring it).
+    fn select(&self, probe: &Template, n: usize) -> Vec<(TemplateId, Box<[u8]>)> {
+        let mut features = Vec::new();
+        keys::pair_features(&probe.minutiae, &mut features);
+        let mut lookups = Vec::with_capacity(features.len() * 18);
+        for f in &features {
+            keys::probe_keys(f, &mut lookups);
+        }
+        let inner = self.read();
+        let mut votes = vec![0u16; inner.slots.len()];
+        for &k in &lookups {
+            for &slot in &inner.buckets[k as usize] {
+                let v = &mut votes[slot as usize];
+                *v = v.saturating_add(1);
+            }
+        }
+        let mut ranked: Vec<(f32, u32)> = votes
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v > 0)
+            .filter_map(|(slot, &v)| {
+                let e = inner.slots[slot].as_ref()?;
+                Some((f32::from(v) / (e.keys.len().max(1) as f32).sqrt(), slot as u32))
+            })
+            .collect();
+        // Most votes first; ties by slot, so the list never depends on the sort.
+        let order = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        if ranked.len() > n {
+            ranked.select_nth_unstable_by(n, order);
+            ranked.truncate(n);
+        }
+        ranked.sort_unstable_by(order);
+        ranked
+            .iter()
+            .filter_map(|&(_, slot)| inner.slots[slot as usize].as_ref().map(|e| (e.id, e.encoded.clone())))
+            .collect()
+    }
+
+    /// Compares the short list with the probe on all threads and ranks it.
+    fn rank(
+        &self,
+        probe: &PreparedTemplate,
+        short: Vec<(TemplateId, Box<[u8]>)>,
+        max: usize,
+    ) -> Result<Vec<Candidate>, IndexError> {
+        let scored = crate::parallel::map(&short, self.config.threads, |(id, encoded)| {
+            let t = Template::from_bytes(encoded).map_err(IndexError::Corrupt)?;
+            let score = matcher::compare_prepared(probe, &PreparedTemplate::new(&t));
+            Ok(Candidate { id: *id, score, fmr: matcher::fmr_for_score(score) })
+        });
+        let mut out: Vec<Candidate> =
+            scored.into_iter().collect::<Result<Vec<_>, IndexError>>()?.into_iter().filter(|c| c.score > 0.0).collect();
+        out.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+        out.truncate(max);
+        Ok(out)
+    }
+
+    /// The short list [`Index::identify`] would compare in full, as ids, best first: to measure how
+    /// often candidate selection keeps the right template.
+    pub fn shortlist(&self, probe: &Template) -> Vec<TemplateId> {
+        self.select(probe, self.config.shortlist).into_iter().map(|(id, _)| id).collect()
+    }
+
+    /// Bytes of heap the index holds (capacities, not lengths: what the allocator gave it), without
+    /// the allocator's own overhead.
+    pub fn heap_bytes(&self) -> usize {
+        let inner = self.read();
+        let buckets: usize = inner.buckets.iter().map(|b| b.capacity() * 4).sum::<usize>()
+            + inner.buckets.capacity() * std::mem::size_of::<Vec<u32>>();
+        let slots = inner.slots.capacity() * std::mem::size_of::<Option<Entry>>()
+            + inner.slots.iter().flatten().map(|e| e.encoded.len() + e.keys.len() * 4).sum::<usize>();
+        // A hash map entry: the key, the value and a control byte, at the map's capacity.
+        let by_id = inner.by_id.capacity() * (std::mem::size_of::<(TemplateId, u32)>() + 1);
+        buckets + slots + by_id + inner.free.capacity() * 4
+    }
+
+    /// Gives memory the index no longer needs back to the allocator (after a bulk load, say).
+    pub fn shrink_to_fit(&self) {
+        let mut inner = self.write();
+        inner.buckets.iter_mut().for_each(Vec::shrink_to_fit);
+        inner.slots.shrink_to_fit();
+        inner.by_id.shrink_to_fit();
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        // Nothing panics while holding the lock, and every change leaves the maps consistent at
+        // each step, so a poisoned lock still guards a usable index.
+        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Inner {
+    fn file(&mut self, id: TemplateId, filing: Filing) -> Result<(), IndexError> {
+        if self.by_id.contains_key(&id) {
+            return Err(IndexError::Duplicate(id));
+        }
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => u32::try_from(self.slots.len()).map_err(|_| IndexError::Full)?,
+        };
+        for &k in filing.keys.iter() {
+            self.buckets[k as usize].push(slot);
+        }
+        let entry = Entry { id, encoded: filing.encoded, keys: filing.keys };
+        match self.slots.get_mut(slot as usize) {
+            Some(s) => *s = Some(entry),
+            None => self.slots.push(Some(entry)),
+        }
+        self.by_id.insert(id, slot);
+        Ok(())
+    }
+
+    fn unfile(&mut self, id: TemplateId) -> Result<(), IndexError> {
+        let slot = self.by_id.remove(&id).ok_or(IndexError::NotFound(id))?;
+        if let Some(entry) = self.slots.get_mut(slot as usize).and_then(Option::take) {
+            for &k in entry.keys.iter() {
+                let bucket = &mut self.buckets[k as usize];
+                if let Some(at) = bucket.iter().position(|&s| s == slot) {
+                    bucket.swap_remove(at);
+                }
+            }
+        }
+        self.free.push(slot);
+        Ok(())
+    }
+}
