@@ -47,6 +47,10 @@ pub(crate) struct PairFeature {
     pub(crate) alpha: f32,
     /// Second minutia's direction minus the first's, `[0, 2π)`.
     pub(crate) beta: f32,
+    /// The first minutia's own direction, `[0, 2π)`: not invariant, but the difference of it between
+    /// a probe pair and a gallery pair is the rotation between the impressions, which the votes of
+    /// a true mate agree on.
+    pub(crate) theta: f32,
 }
 
 /// The features of every kept pair of `minutiae`: each minutia with its `NEIGHBOURS` nearest whose
@@ -73,7 +77,12 @@ pub(crate) fn pair_features(minutiae: &[Minutia], out: &mut Vec<PairFeature>) {
             let b = &minutiae[j];
             // Pixel rows grow downwards; angles count counter-clockwise as seen.
             let towards = (a.y - b.y).atan2(b.x - a.x);
-            out.push(PairFeature { d: d2.sqrt(), alpha: turn(towards - a.angle), beta: turn(b.angle - a.angle) });
+            out.push(PairFeature {
+                d: d2.sqrt(),
+                alpha: turn(towards - a.angle),
+                beta: turn(b.angle - a.angle),
+                theta: turn(a.angle),
+            });
         }
     }
 }
@@ -101,19 +110,29 @@ fn key_of(d: u32, alpha: u32, beta: u32) -> u32 {
     (d * ANGLE_BINS + alpha) * ANGLE_BINS + beta
 }
 
+/// Bins of a minutia's own direction, as filed with each pair (6 bits).
+pub(crate) const THETA_BINS: u32 = 64;
+
+/// A direction's bin among [`THETA_BINS`].
+pub(crate) fn theta_bin(theta: f32) -> u32 {
+    ((theta / TAU * THETA_BINS as f32) as u32).min(THETA_BINS - 1)
+}
+
 /// The one key a gallery pair is filed under.
 pub(crate) fn gallery_key(f: &PairFeature) -> u32 {
     key_of(bins_linear(f.d, D_MIN, D_BIN, D_BINS).0, angle_bin(f.alpha), angle_bin(f.beta))
 }
 
-/// The keys a probe pair is looked up under, appended to `out`: its own bin and the nearer
-/// neighbour in distance, times its own bin and both neighbours in each angle (up to 18 keys). The
-/// angles get both neighbours because directions are what extractors disagree on most.
+/// The keys a probe pair is looked up under, appended to `out`: in each of the three quantities,
+/// its own bin and the neighbouring bin towards the nearer edge (8 keys), so that a value within half
+/// a bin of the gallery's always meets it.
 pub(crate) fn probe_keys(f: &PairFeature, out: &mut Vec<u32>) {
     let (d, d_other) = bins_linear(f.d, D_MIN, D_BIN, D_BINS);
     let around = |a: f32| {
+        let pos = a / TAU * ANGLE_BINS as f32;
         let b = angle_bin(a);
-        [b, (b + 1) % ANGLE_BINS, (b + ANGLE_BINS - 1) % ANGLE_BINS]
+        let other = if pos.fract() < 0.5 { (b + ANGLE_BINS - 1) % ANGLE_BINS } else { (b + 1) % ANGLE_BINS };
+        [b, other]
     };
     let (alphas, betas) = (around(f.alpha), around(f.beta));
     for d in std::iter::once(d).chain(d_other) {
@@ -171,15 +190,21 @@ mod tests {
     fn a_probe_pair_meets_its_gallery_key_across_small_changes() {
         let mut keys = vec![];
         for &(d, a, b) in &[(10.0, 0.0, 0.0), (57.9, 3.0, 6.28), (137.9, 6.2831, 1.0), (80.0, 1.57, 4.71)] {
-            let f = PairFeature { d, alpha: a, beta: b };
+            let f = PairFeature { d, alpha: a, beta: b, theta: 0.0 };
             let g = gallery_key(&f);
             assert!((g as usize) < KEYS);
-            // Moved by up to 3 px and 0.2 rad (about 11°), the probe still looks under the gallery key.
-            for (dd, da, db) in [(3.0, 0.2, -0.2), (-3.0, -0.2, 0.2), (0.0, 0.0, 0.0)] {
-                let p = PairFeature { d: (d + dd).clamp(D_MIN, D_MAX - 0.01), alpha: turn(a + da), beta: turn(b + db) };
+            // Moved by up to 3 px and 0.12 rad (about 7°, under half a bin), the probe still looks
+            // under the gallery key.
+            for (dd, da, db) in [(3.0, 0.12, -0.12), (-3.0, -0.12, 0.12), (0.0, 0.0, 0.0)] {
+                let p = PairFeature {
+                    d: (d + dd).clamp(D_MIN, D_MAX - 0.01),
+                    alpha: turn(a + da),
+                    beta: turn(b + db),
+                    theta: 0.0,
+                };
                 keys.clear();
                 probe_keys(&p, &mut keys);
-                assert!(keys.len() <= 18 && keys.iter().all(|&k| (k as usize) < KEYS));
+                assert!(keys.len() <= 8 && keys.iter().all(|&k| (k as usize) < KEYS));
                 assert!(keys.contains(&g), "{f:?} vs {p:?}");
             }
         }
