@@ -189,7 +189,7 @@ mod tests {
     #[test]
     fn a_probe_pair_meets_its_gallery_key_across_small_changes() {
         let mut keys = vec![];
-        for &(d, a, b) in &[(10.0, 0.0, 0.0), (57.9, 3.0, 6.28), (137.9, 6.2831, 1.0), (80.0, 1.57, 4.71)] {
+        for &(d, a, b) in &[(10.0, 0.0, 0.0), (57.9, 3.0, 6.2), (137.9, TAU - 1e-4, 1.0), (80.0, 1.5, 4.6)] {
             let f = PairFeature { d, alpha: a, beta: b, theta: 0.0 };
             let g = gallery_key(&f);
             assert!((g as usize) < KEYS);

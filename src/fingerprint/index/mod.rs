@@ -23,10 +23,11 @@
 //!    table.
 //!
 //! # Memory
-//! Per template: its compact encoding ([`Template::to_bytes`], 8 bytes per minutia) and one `u32` per
-//! kept pair in the hash table (5 per minutia), about 30 bytes per minutia in all — about 1.2 KiB for
-//! a template of 40 minutiae. Cylinders (about 12 KiB per template) are built only for the short list.
-//! [`Index::heap_bytes`] counts it.
+//! Per template: its compact encoding ([`Template::to_bytes`], 8 bytes per minutia) and one `u32`
+//! per kept pair in the hash table (5 per minutia), about 28 bytes per minutia with the slot's own
+//! bookkeeping: about 1.1 KiB for a template of 38 minutiae. Its keys are not kept beside it; removal
+//! recomputes them from the encoding. Cylinders (about 12 KiB per template) are built only for the
+//! short list. [`Index::heap_bytes`] counts it all.
 //!
 //! # Concurrency
 //! One [`std::sync::RwLock`]: identifications share it, an insertion or removal holds it alone for
@@ -131,8 +132,9 @@ struct Entry {
     id: TemplateId,
     /// [`Template::to_bytes`].
     encoded: Box<[u8]>,
-    /// Its keys, in the order filed (to unfile them on removal).
-    keys: Box<[u32]>,
+    /// How many pairs it is filed under (its keys are not kept: removal recomputes them from
+    /// `encoded`, which is where they were computed from).
+    pairs: u16,
 }
 
 /// A template ready to be filed: its encoding and keys, computed without the lock.
@@ -143,13 +145,27 @@ struct Filing {
 }
 
 impl Filing {
+    /// The filing of `t`, its keys computed from its encoding decoded again, so that removal, which
+    /// only has the encoding, finds exactly the same keys.
     fn new(t: &Template) -> Filing {
+        let encoded = t.to_bytes();
+        // Encoding never fails and always decodes (see `Template::to_bytes`); were that ever broken,
+        // the keys would come from the original, and removal would sweep every bucket instead.
+        let pairs = match Template::from_bytes(&encoded) {
+            Ok(decoded) => Filing::pairs(&decoded),
+            Err(_) => Filing::pairs(t),
+        };
+        Filing { encoded: encoded.into_boxed_slice(), pairs }
+    }
+
+    /// Each pair's key and the direction bin of its first minutia, in order.
+    fn pairs(t: &Template) -> Vec<(u32, u32)> {
         let mut features = Vec::new();
         keys::pair_features(&t.minutiae, &mut features);
         let mut pairs: Vec<(u32, u32)> =
             features.iter().map(|f| (keys::gallery_key(f), keys::theta_bin(f.theta))).collect();
         pairs.sort_unstable();
-        Filing { encoded: t.to_bytes().into_boxed_slice(), pairs }
+        pairs
     }
 }
 
@@ -286,7 +302,7 @@ impl Index {
             .filter_map(|(slot, v)| {
                 let best = v.windows(ROTATION_WINDOW).map(|w| w.iter().map(|&c| u32::from(c)).sum::<u32>()).max()?;
                 let e = inner.slots[slot].as_ref().filter(|_| best > 0)?;
-                Some((best as f32 / (e.keys.len().max(1) as f32).sqrt(), slot as u32))
+                Some((best as f32 / f32::from(e.pairs.max(1)).sqrt(), slot as u32))
             })
             .collect();
         // Most votes first; ties by slot, so the list never depends on the sort.
@@ -341,7 +357,7 @@ impl Index {
         let buckets: usize = inner.buckets.iter().map(|b| b.capacity() * 4).sum::<usize>()
             + inner.buckets.capacity() * std::mem::size_of::<Vec<u32>>();
         let slots = inner.slots.capacity() * std::mem::size_of::<Option<Entry>>()
-            + inner.slots.iter().flatten().map(|e| e.encoded.len() + e.keys.len() * 4).sum::<usize>();
+            + inner.slots.iter().flatten().map(|e| e.encoded.len()).sum::<usize>();
         // A hash map entry: the key, the value and a control byte, at the map's capacity.
         let by_id = inner.by_id.capacity() * (std::mem::size_of::<(TemplateId, u32)>() + 1);
         buckets + slots + by_id + inner.free.capacity() * 4
@@ -383,8 +399,8 @@ impl Inner {
                 Order::Later => bucket.push(e),
             }
         }
-        let keys = filing.pairs.iter().map(|&(k, _)| k).collect();
-        let entry = Entry { id, encoded: filing.encoded, keys };
+        let pairs = u16::try_from(filing.pairs.len()).unwrap_or(u16::MAX);
+        let entry = Entry { id, encoded: filing.encoded, pairs };
         match self.slots.get_mut(slot as usize) {
             Some(s) => *s = Some(entry),
             None => self.slots.push(Some(entry)),
@@ -406,11 +422,13 @@ impl Inner {
     fn unfile(&mut self, id: TemplateId) -> Result<(), IndexError> {
         let slot = self.by_id.remove(&id).ok_or(IndexError::NotFound(id))?;
         if let Some(entry) = self.slots.get_mut(slot as usize).and_then(Option::take) {
-            for &k in entry.keys.iter() {
-                let bucket = &mut self.buckets[k as usize];
-                if let Some(at) = bucket.iter().position(|&e| e & MAX_SLOTS == slot) {
-                    bucket.remove(at);
-                }
+            let mut keys: Vec<u32> = match Template::from_bytes(&entry.encoded) {
+                Ok(t) => Filing::pairs(&t).into_iter().map(|(k, _)| k).collect(),
+                Err(_) => (0..self.buckets.len() as u32).collect(),
+            };
+            keys.dedup();
+            for k in keys {
+                self.buckets[k as usize].retain(|&e| e & MAX_SLOTS != slot);
             }
         }
         self.free.push(slot);

@@ -27,7 +27,7 @@ fn finger(seed: u64) -> Template {
     while minutiae.len() < n {
         let (x, y) = (20.0 + 260.0 * rng.unit(), 20.0 + 360.0 * rng.unit());
         if minutiae.iter().all(|m| (m.x - x).powi(2) + (m.y - y).powi(2) >= 144.0) {
-            let kind = if rng.next() % 2 == 0 { MinutiaKind::Ending } else { MinutiaKind::Bifurcation };
+            let kind = if rng.next().is_multiple_of(2) { MinutiaKind::Ending } else { MinutiaKind::Bifurcation };
             minutiae.push(Minutia { x, y, angle: std::f32::consts::TAU * rng.unit(), kind, quality: 60 });
         }
     }
@@ -40,7 +40,7 @@ fn impression(t: &Template, rot: f32, seed: u64) -> Template {
     let mut rng = Rng(seed | 1);
     let (c, s) = (rot.cos(), rot.sin());
     let (cx, cy) = (150.0, 200.0);
-    let kept: Vec<&Minutia> = t.minutiae.iter().filter(|_| rng.next() % 8 != 0).collect();
+    let kept: Vec<&Minutia> = t.minutiae.iter().filter(|_| !rng.next().is_multiple_of(8)).collect();
     let minutiae = kept
         .into_iter()
         .map(|m| {
@@ -136,7 +136,7 @@ fn identification_keeps_running_while_another_thread_enrols() {
         let writer = s.spawn(|| {
             for i in 0..1500u64 {
                 index.insert(TemplateId(10_000 + i), &finger(50_000 + i)).expect("insert");
-                if i % 3 == 0 {
+                if i.is_multiple_of(3) {
                     index.remove(TemplateId(10_000 + i)).expect("remove");
                 }
             }

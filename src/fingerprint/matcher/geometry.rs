@@ -152,6 +152,103 @@ impl Hull {
         }
         inside
     }
+
+    /// The hull's sides as half-planes, to sort many points quickly ([`Sides`]), or `None` when the
+    /// hull has fewer than 3 vertices (or a side too short to give a direction): then only
+    /// [`Hull::contains`] answers.
+    pub(crate) fn sides(&self) -> Option<Sides> {
+        let n = self.points.len();
+        if n < 3 {
+            return None;
+        }
+        let mut sides = Vec::with_capacity(n);
+        for i in 0..n {
+            let (a, b) = (self.points[i], self.points[(i + 1) % n]);
+            let (ex, ey) = (b.0 - a.0, b.1 - a.1);
+            let len = (ex * ex + ey * ey).sqrt();
+            if !(len > 0.0 && len.is_finite()) {
+                return None;
+            }
+            // Counter-clockwise: the inside is to the left of each side, as in `contains`.
+            sides.push(Side { ax: a.0, ay: a.1, nx: -ey / len, ny: ex / len });
+        }
+        // The mitred offset of the polygon by `t` (every side moved out by `t`) reaches t / cos(φ/2)
+        // from a vertex whose sides turn by φ; a convex function (the distance to the polygon) is
+        // largest at a vertex, so the whole mitred offset lies within the margin when
+        // t ≤ margin · min cos(φ/2).
+        let mut min_cos = 1.0f32;
+        for i in 0..n {
+            let (e, f) = (&sides[i], &sides[(i + 1) % n]);
+            let half_turn_cos = ((1.0 + e.nx * f.nx + e.ny * f.ny) / 2.0).max(0.0).sqrt();
+            min_cos = min_cos.min(half_turn_cos);
+        }
+        let inner = (self.margin * min_cos - SIDE_SLACK).max(-SIDE_SLACK);
+        Some(Sides { sides, inner, outer: self.margin + SIDE_SLACK })
+    }
+}
+
+/// Distances (pixels) this far from where [`Hull::contains`] changes its answer decide a point by
+/// [`Sides::verdict`] alone. The coordinates are at most a few thousand pixels, so the rounding of
+/// either computation is below 0.001 px: a slack of 0.5 px makes the verdicts agree exactly.
+pub(crate) const SIDE_SLACK: f32 = 0.5;
+
+/// One side of a hull: a vertex and the unit normal pointing inside.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Side {
+    ax: f32,
+    ay: f32,
+    nx: f32,
+    ny: f32,
+}
+
+impl Side {
+    /// The signed distance of `(x, y)` from the side's line, positive inside.
+    pub(crate) fn distance(&self, x: f32, y: f32) -> f32 {
+        self.nx * (x - self.ax) + self.ny * (y - self.ay)
+    }
+
+    /// The unit normal pointing inside.
+    pub(crate) fn normal(&self) -> (f32, f32) {
+        (self.nx, self.ny)
+    }
+}
+
+/// A hull of at least 3 vertices as half-planes. With `d` the smallest signed distance of a point from
+/// the sides' lines (positive inside), [`Sides::verdict`] gives [`Hull::contains`]'s answer without
+/// asking it whenever `d` is clear of the boundary of the grown hull: inside the polygon or within
+/// its mitred offset by `inner` (which the margin covers), or beyond the margin from one side.
+#[derive(Debug, Clone)]
+pub(crate) struct Sides {
+    sides: Vec<Side>,
+    /// Points with `d ≥ −inner` are contained.
+    inner: f32,
+    /// Points with `d < −outer` are not.
+    outer: f32,
+}
+
+impl Sides {
+    /// The sides, in the hull's order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Side> {
+        self.sides.iter()
+    }
+
+    /// Points whose smallest signed distance from the sides is at least this are contained (the
+    /// distance is −inner, or SIDE_SLACK when the hull's corners are too sharp for the mitred offset).
+    pub(crate) fn contained_from(&self) -> f32 {
+        -self.inner
+    }
+
+    /// [`Hull::contains`] for a point whose smallest signed distance from the sides is `d` (taken
+    /// over all sides, or over those that can be the smallest), or `None` when too close to call.
+    pub(crate) fn verdict(&self, d: f32) -> Option<bool> {
+        if d >= -self.inner {
+            Some(true)
+        } else if d < -self.outer {
+            Some(false)
+        } else {
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -199,5 +296,35 @@ mod tests {
         assert!(seg.contains(5.0, 4.0) && !seg.contains(5.0, 6.0));
         let dot = Hull::new([(1.0, 1.0), (1.0, 1.0)], 2.0);
         assert!(dot.contains(2.0, 2.0) && !dot.contains(4.0, 1.0));
+        assert!(seg.sides().is_none() && dot.sides().is_none());
+    }
+
+    /// Wherever the half-plane verdict answers, it is the hull's answer; and it answers for most points.
+    #[test]
+    fn sides_verdict_agrees_with_contains() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 40) as f32 / (1u64 << 24) as f32
+        };
+        let (mut answered, mut total) = (0, 0);
+        for round in 0..300 {
+            let n = 3 + round % 40;
+            let pts: Vec<(f32, f32)> = (0..n).map(|_| (400.0 * next(), 400.0 * next())).collect();
+            let hull = Hull::new(pts, 50.0);
+            let Some(sides) = hull.sides() else { continue };
+            for _ in 0..500 {
+                let (px, py) = (600.0 * next() - 100.0, 600.0 * next() - 100.0);
+                let d = sides.iter().map(|s| s.distance(px, py)).fold(f32::INFINITY, f32::min);
+                total += 1;
+                if let Some(v) = sides.verdict(d) {
+                    answered += 1;
+                    assert_eq!(v, hull.contains(px, py), "{px} {py} {d}");
+                }
+            }
+        }
+        assert!(answered * 10 > total * 8, "{answered} of {total}");
     }
 }
