@@ -22,7 +22,7 @@ use std::f32::consts::TAU;
 use crate::fingerprint::template::Minutia;
 
 /// Nearest neighbours paired with each minutia.
-pub(crate) const NEIGHBOURS: usize = 5;
+pub(crate) const NEIGHBOURS: usize = 6;
 /// Pairs closer than this are dropped: their `α` is unstable (a few pixels of noise turn it far).
 pub(crate) const D_MIN: f32 = 10.0;
 /// Pairs this far apart or more are dropped (distortion grows with distance).
