@@ -8,7 +8,6 @@
 
 use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
@@ -42,6 +41,10 @@ pub enum FingerprintCommand {
     CompareBatch,
     /// Run the accuracy protocol of FVC on a folder of DBn_B databases (or one database).
     Eval(super::fingerprint_eval::EvalArgs),
+    /// Write synthetic fingerprint images (belonging to no one) in the FVC layout.
+    Synth(super::fingerprint_synth::SynthArgs),
+    /// Measure the identification index: latency, accuracy against exhaustive matching, memory, load time.
+    BenchIndex(super::fingerprint_bench_index::BenchIndexArgs),
 }
 
 /// Template file formats `extract` writes.
@@ -65,6 +68,8 @@ pub fn run(cmd: FingerprintCommand) -> anyhow::Result<()> {
         }
         FingerprintCommand::CompareBatch => compare_batch(),
         FingerprintCommand::Eval(args) => super::fingerprint_eval::run(&args),
+        FingerprintCommand::Synth(args) => super::fingerprint_synth::run(&args),
+        FingerprintCommand::BenchIndex(args) => super::fingerprint_bench_index::run(&args),
     }
 }
 
@@ -92,29 +97,11 @@ pub(super) fn load(path: &Path) -> anyhow::Result<Template> {
 
 /// `f` over `items` on every core, results in the items' order; `tick` after each item.
 pub(super) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync, tick: impl Fn() + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len()).max(1);
-    let next = AtomicUsize::new(0);
-    let mut parts: Vec<Vec<(usize, R)>> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(item) = items.get(i) else { break };
-                        out.push((i, f(item)));
-                        tick();
-                    }
-                    out
-                })
-            })
-            .collect();
-        // A worker panicking is a bug; re-raise it here rather than lose results silently.
-        workers.into_iter().map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
-    });
-    let mut all: Vec<(usize, R)> = parts.iter_mut().flat_map(std::mem::take).collect();
-    all.sort_by_key(|(i, _)| *i);
-    all.into_iter().map(|(_, r)| r).collect()
+    tally::parallel::map(items, tally::parallel::cores(), |item| {
+        let r = f(item);
+        tick();
+        r
+    })
 }
 
 // -------------------------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 
 mod bench;
 mod fingerprint;
+mod fingerprint_bench_index;
 mod fingerprint_eval;
+mod fingerprint_synth;
 mod ledger_cmd;
 mod serve;
 mod tokens_cmd;

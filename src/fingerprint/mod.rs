@@ -6,7 +6,8 @@
 //! - [`extract`]: from an image to a template (orientation, frequency, enhancement, minutiae);
 //! - [`matcher`]: comparing two templates into a calibrated score;
 //! - [`index`]: the in-memory 1:N identification index (candidate selection by minutia-pair hashing,
-//!   then full matching of a short list).
+//!   then full matching of a short list);
+//! - [`synth`]: synthetic fingerprints after SFinGe: images for accuracy tests, templates for galleries.
 //!
 //! Conventions shared by every part: coordinates are pixels at 500 dpi, origin at the top-left corner,
 //! x to the right and y downwards; a minutia's angle is in radians in `[0, 2π)`, measured
@@ -19,4 +20,5 @@ pub mod image;
 pub mod index;
 pub mod iso;
 pub mod matcher;
+pub mod synth;
 pub mod template;

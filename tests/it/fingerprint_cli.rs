@@ -3,16 +3,10 @@
 //! small FVC-layout folder, and clear failures on missing or malformed input.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use crate::util::{skip, tally_bin};
-
-/// ../shared/data/fvc2002 beside the project, or a skip (a failure under CI).
-fn fvc() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/fvc2002");
-    if dir.join("DB1_B").is_dir() { Some(dir) } else { skip(&format!("FVC2002 data not found at {}", dir.display())) }
-}
+use crate::util::{fvc, skip, tally_bin};
 
 /// Runs `tally fingerprint ARGS…` with `stdin` as its standard input.
 fn fingerprint(args: &[&str], stdin: &str) -> Output {

@@ -8,6 +8,8 @@ mod crash;
 mod crash_startup;
 mod fingerprint_cli;
 mod fingerprint_formats;
+mod fingerprint_index;
+mod fingerprint_synth;
 mod fuzz_bodies;
 mod ledger_cli;
 mod policy;

@@ -148,6 +148,12 @@ pub fn skip<T>(why: &str) -> Option<T> {
     None
 }
 
+/// ../shared/data/fvc2002 beside the project, or a skip (a failure under CI).
+pub fn fvc() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/fvc2002");
+    if dir.join("DB1_B").is_dir() { Some(dir) } else { skip(&format!("FVC2002 data not found at {}", dir.display())) }
+}
+
 /// The independent verifier (tests/verifier, Go's sumdb/note and sumdb/tlog), built once.
 /// `None` (test skipped) when Go or golang.org/x/mod is not installed, except under CI.
 pub fn go_verifier() -> Option<&'static Path> {
