@@ -130,11 +130,7 @@ pub fn run(args: &BenchIndexArgs) -> anyhow::Result<()> {
     let config = IndexConfig { shortlist: args.shortlist, ..IndexConfig::default() };
     let index = Index::new(config);
     let started = Instant::now();
-    let decoded: Vec<Template> = on_all_cores(&gallery, |(_, b)| Template::from_bytes(b))
-        .into_iter()
-        .collect::<Result<_, _>>()
-        .context("a gallery template does not decode")?;
-    index.extend(gallery.iter().map(|(id, _)| *id).zip(decoded.iter()))?;
+    index.extend_encoded(&gallery)?;
     index.shrink_to_fit();
     let load_s = started.elapsed().as_secs_f64();
     let bytes_per_template = index.heap_bytes() as f64 / index.len() as f64;
@@ -159,8 +155,9 @@ pub fn run(args: &BenchIndexArgs) -> anyhow::Result<()> {
                     let right = best.is_some_and(|c| c.id == mate);
                     rank1 += usize::from(right);
                     tpir += usize::from(right && best.is_some_and(|c| c.score >= threshold));
-                    hits += usize::from(index.shortlist(&p.template).contains(&mate));
-                    selection_ranks.push(index.selection_rank(&p.template, mate));
+                    let rank = index.selection_rank(&p.template, mate);
+                    hits += usize::from(rank.is_some_and(|r| r < args.shortlist));
+                    selection_ranks.push(rank);
                     rank1_by_probe.push(right);
                 }
                 None => false_positives += usize::from(best.is_some_and(|c| c.score >= threshold)),
@@ -179,7 +176,7 @@ pub fn run(args: &BenchIndexArgs) -> anyhow::Result<()> {
     if exhaustive_n > 0 {
         progress(&format!("matching {exhaustive_n} probes against all {} templates", gallery.len()));
         let started = Instant::now();
-        let right = exhaustive(&subset, &gallery, &decoded);
+        let right = exhaustive(&subset, &gallery)?;
         exhaustive_s = started.elapsed().as_secs_f64();
         rank1_exhaustive = Some(right as f64 / exhaustive_n as f64);
     }
@@ -257,17 +254,20 @@ fn fvc(dir: &Path, ext: &str) -> anyhow::Result<(Planted, Vec<Probe>)> {
 /// How many of `probes` have their mate as the best of all `gallery` templates by the matcher.
 /// The gallery is prepared a slice at a time (cylinders take about 12 KiB per template), every
 /// probe compared with the slice on all cores.
-fn exhaustive(probes: &[&Probe], gallery: &[(TemplateId, Vec<u8>)], decoded: &[Template]) -> usize {
+fn exhaustive(probes: &[&Probe], gallery: &[(TemplateId, Vec<u8>)]) -> anyhow::Result<usize> {
     let prepared_probes: Vec<PreparedTemplate> = probes.iter().map(|p| PreparedTemplate::new(&p.template)).collect();
     // Best (score, id) per probe so far; ties go to the smaller id, as the index's ranking does.
     let mut best: Vec<(f32, TemplateId)> = vec![(-1.0, TemplateId(u64::MAX)); probes.len()];
-    let ids: Vec<TemplateId> = gallery.iter().map(|(id, _)| *id).collect();
-    for (slice_ids, slice) in ids.chunks(8192).zip(decoded.chunks(8192)) {
-        let prepared = on_all_cores(slice, PreparedTemplate::new);
-        let pairs: Vec<usize> = (0..probes.len()).collect();
+    let pairs: Vec<usize> = (0..probes.len()).collect();
+    for slice in gallery.chunks(8192) {
+        let prepared: Vec<PreparedTemplate> = on_all_cores(slice, |(_, b)| Template::from_bytes(b))
+            .into_iter()
+            .map(|t| t.map(|t| PreparedTemplate::new(&t)))
+            .collect::<Result<_, _>>()
+            .context("a gallery template does not decode")?;
         let slice_best = on_all_cores(&pairs, |&p| {
             let mut b = (-1.0f32, TemplateId(u64::MAX));
-            for (g, id) in prepared.iter().zip(slice_ids) {
+            for (g, (id, _)) in prepared.iter().zip(slice) {
                 let s = compare_prepared(&prepared_probes[p], g);
                 if s > b.0 || (s == b.0 && *id < b.1) {
                     b = (s, *id);
@@ -281,7 +281,7 @@ fn exhaustive(probes: &[&Probe], gallery: &[(TemplateId, Vec<u8>)], decoded: &[T
             }
         }
     }
-    probes.iter().zip(&best).filter(|(p, b)| p.mate == Some(b.1) && b.0 > 0.0).count()
+    Ok(probes.iter().zip(&best).filter(|(p, b)| p.mate == Some(b.1) && b.0 > 0.0).count())
 }
 
 fn on_all_cores<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {

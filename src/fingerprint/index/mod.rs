@@ -164,11 +164,14 @@ impl Filing {
         let encoded = t.to_bytes();
         // Encoding never fails and always decodes (see `Template::to_bytes`); were that ever broken,
         // the keys would come from the original, and removal would sweep every bucket instead.
-        let pairs = match Template::from_bytes(&encoded) {
-            Ok(decoded) => Filing::pairs(&decoded),
-            Err(_) => Filing::pairs(t),
-        };
-        Filing { encoded: encoded.into_boxed_slice(), pairs }
+        Filing::from_encoded(&encoded)
+            .unwrap_or_else(|_| Filing { encoded: encoded.into_boxed_slice(), pairs: Filing::pairs(t) })
+    }
+
+    /// The filing of an encoded template, decoded once.
+    fn from_encoded(encoded: &[u8]) -> Result<Filing, TemplateError> {
+        let pairs = Filing::pairs(&Template::from_bytes(encoded)?);
+        Ok(Filing { encoded: encoded.into(), pairs })
     }
 
     /// Each pair's key and the direction bin of its first minutia, in order.
@@ -227,21 +230,34 @@ impl Index {
         self.write().file(id, filing, Order::Keep)
     }
 
-    /// Enrols many templates at once, computing their keys on every core: how the index is filled at
-    /// start-up. The keys are computed without the lock; the filing holds it throughout (about a
-    /// second for 100,000 templates), appending to the buckets and putting each back in order once
-    /// at the end rather than inserting in order one by one. Stops at the first refused template
-    /// (the ones before it stay enrolled).
+    /// Enrols many templates at once, computing their keys on every core. The keys are computed
+    /// without the lock; the filing holds it throughout (about a second for 100,000 templates),
+    /// appending to the buckets and putting each back in order once at the end rather than
+    /// inserting in order one by one. Stops at the first refused template (the ones before it stay
+    /// enrolled).
     pub fn extend<'a>(
         &self,
         templates: impl IntoIterator<Item = (TemplateId, &'a Template)>,
     ) -> Result<(), IndexError> {
         let items: Vec<(TemplateId, &Template)> = templates.into_iter().collect();
-        let filings = crate::parallel::map(&items, self.config.threads, |(_, t)| Filing::new(t));
+        self.file_all(crate::parallel::map(&items, self.config.threads, |(id, t)| Ok((*id, Filing::new(t)))))
+    }
+
+    /// [`Index::extend`] on encoded templates ([`Template::to_bytes`]), as the store hands them over
+    /// at start-up: each is decoded once, for its keys. One that does not decode is refused
+    /// ([`IndexError::Corrupt`]) and stops the load there.
+    pub fn extend_encoded(&self, templates: &[(TemplateId, Vec<u8>)]) -> Result<(), IndexError> {
+        self.file_all(crate::parallel::map(templates, self.config.threads, |(id, bytes)| {
+            Filing::from_encoded(bytes).map(|f| (*id, f)).map_err(IndexError::Corrupt)
+        }))
+    }
+
+    /// Files prepared filings under one hold of the lock, in order, stopping at the first error.
+    fn file_all(&self, filings: Vec<Result<(TemplateId, Filing), IndexError>>) -> Result<(), IndexError> {
         let mut inner = self.write();
         let mut result = Ok(());
-        for ((id, _), filing) in items.iter().zip(filings) {
-            result = inner.file(*id, filing, Order::Later);
+        for filing in filings {
+            result = filing.and_then(|(id, f)| inner.file(id, f, Order::Later));
             if result.is_err() {
                 break;
             }

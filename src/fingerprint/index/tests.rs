@@ -159,3 +159,20 @@ fn memory_per_template_stays_small() {
     let per = index.heap_bytes() / index.len();
     assert!(per < 2048, "{per} bytes per template");
 }
+
+#[test]
+fn loads_encoded_templates_and_refuses_one_that_does_not_decode() {
+    let index = Index::new(config());
+    let fingers: Vec<Template> = (0..200).map(finger).collect();
+    let mut encoded: Vec<(TemplateId, Vec<u8>)> =
+        fingers.iter().enumerate().map(|(i, t)| (TemplateId(i as u64), t.to_bytes())).collect();
+    index.extend_encoded(&encoded).expect("load");
+    assert_eq!(index.len(), 200);
+    let probe = impression(&fingers[77], 0.15, 3);
+    assert_eq!(index.identify(&probe, 1).expect("identify")[0].id, TemplateId(77));
+    // A damaged record stops the load there: the ones before it are in, it and those after are not.
+    let more = Index::new(config());
+    encoded[5].1.truncate(7);
+    assert!(matches!(more.extend_encoded(&encoded), Err(IndexError::Corrupt(_))));
+    assert_eq!(more.len(), 5);
+}
