@@ -10,6 +10,7 @@
 //! - [`store`]: the SQLite database; the only module that speaks SQL.
 //! - [`fingerprint`]: images, extraction, ISO/ANSI templates, matching; pure computation.
 //! - [`parallel`]: spreading independent work over threads.
+//! - [`gate`]: each lane's reader kept open (and, next, the lane's state machine).
 //! - [`ledger`]: canonical entries, the RFC 6962 tree, signed C2SP checkpoints, proofs, export, verify.
 //! - [`auth`]: API tokens and roles.
 //! - [`api`]: the axum routes, their errors and the ledger writer task behind them.
@@ -21,6 +22,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod fingerprint;
+pub mod gate;
 pub mod ledger;
 pub mod parallel;
 pub mod store;

@@ -165,7 +165,7 @@ pub fn run(args: &SynthArgs) -> anyhow::Result<()> {
 }
 
 /// Writes `img` as an 8-bit grey PNG with a 500 dpi `pHYs` chunk.
-fn write_png(path: &Path, img: &GrayImage) -> anyhow::Result<()> {
+pub(super) fn write_png(path: &Path, img: &GrayImage) -> anyhow::Result<()> {
     let mut bytes = Vec::new();
     image::codecs::png::PngEncoder::new(&mut bytes)
         .write_image(&img.pixels, img.width, img.height, image::ExtendedColorType::L8)

@@ -2,6 +2,7 @@
 //! context; [`exit_code`] sorts them for `main`.
 
 mod bench;
+mod devices;
 mod fingerprint;
 mod fingerprint_bench_index;
 mod fingerprint_eval;
@@ -51,6 +52,8 @@ enum Command {
     /// Fingerprints: extract, compare, evaluate.
     #[command(subcommand)]
     Fingerprint(fingerprint::FingerprintCommand),
+    /// Fingerprint readers and serial ports: list them, or replay a recorded USB session.
+    Devices(devices::DevicesArgs),
 }
 
 impl Args {
@@ -78,6 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Ledger(c) => ledger_cmd::run(&ctx, c),
         Command::Tokens(c) => tokens_cmd::run(&ctx, c),
         Command::Fingerprint(c) => fingerprint::run(c),
+        Command::Devices(c) => devices::run(c),
     }
 }
 

@@ -6,6 +6,7 @@
 mod api;
 mod crash;
 mod crash_startup;
+mod devices;
 mod fingerprint_cli;
 mod fingerprint_formats;
 mod fingerprint_index;
@@ -13,4 +14,5 @@ mod fingerprint_synth;
 mod fuzz_bodies;
 mod ledger_cli;
 mod policy;
+mod readers;
 mod util;

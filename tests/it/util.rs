@@ -154,6 +154,16 @@ pub fn fvc() -> Option<PathBuf> {
     if dir.join("DB1_B").is_dir() { Some(dir) } else { skip(&format!("FVC2002 data not found at {}", dir.display())) }
 }
 
+/// ../shared/data/usb/NAME beside the project (a recorded USB session), or a skip (a failure under CI).
+pub fn usb_recording(name: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/usb").join(name);
+    if dir.join("capture.pcapng").is_file() {
+        Some(dir)
+    } else {
+        skip(&format!("USB recording not found at {}", dir.display()))
+    }
+}
+
 /// The independent verifier (tests/verifier, Go's sumdb/note and sumdb/tlog), built once.
 /// `None` (test skipped) when Go or golang.org/x/mod is not installed, except under CI.
 pub fn go_verifier() -> Option<&'static Path> {

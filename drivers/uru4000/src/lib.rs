@@ -14,4 +14,26 @@ pub mod frame;
 pub mod model;
 
 pub use driver::{SeedSource, Uru4000, varying_seed};
-pub use model::{MODELS, Model, find, supported};
+pub use model::{MODELS, Model, find, recorded_seed, supported};
+
+/// The fuzz target's body (tests/fuzz/fuzz_targets/usbmon_replay.rs): any bytes as a usbmon capture,
+/// and whatever parses replayed against the driver for every device in it, the v2 model included.
+/// Must never panic or hang; errors are the expected outcome.
+#[doc(hidden)]
+pub fn fuzz_replay(data: &[u8]) {
+    let Ok(records) = tally_usb::usbmon::parse(data) else { return };
+    let mut devices: Vec<(u16, u8)> = records.iter().map(|r| (r.bus, r.device)).collect();
+    devices.sort_unstable();
+    devices.dedup();
+    for (bus, device) in devices.into_iter().take(4) {
+        for model in [&MODELS[2], &MODELS[6]] {
+            let Ok(replay) = tally_usb::Replay::new(records.clone(), bus, device) else { continue };
+            let address = tally_reader::DeviceAddress::Simulated("fuzz".into());
+            let Ok(mut reader) = Uru4000::open(replay, model, address, Box::new(|| 0x51EA_2124)) else { continue };
+            let _ = reader.capture(std::time::Duration::from_millis(1));
+            if let Ok(replay) = reader.shut_down() {
+                let _ = replay.finish();
+            }
+        }
+    }
+}

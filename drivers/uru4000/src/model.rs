@@ -54,3 +54,13 @@ pub fn find(vendor: u16, product: u16) -> Option<&'static Model> {
 pub fn supported(vendor: u16, product: u16) -> bool {
     find(vendor, product).is_some()
 }
+
+/// The seed a recorded session wrote with its first key index (register 0x33), so a replay can
+/// inject the same one; `None` if the recording never got that far.
+pub fn recorded_seed(records: &[tally_usb::usbmon::Record]) -> Option<u32> {
+    records.iter().find_map(|r| {
+        let setup = r.setup?;
+        let is_key_index = r.event == tally_usb::usbmon::Event::Submit && setup[..4] == [0x40, 0x04, 0x33, 0x00];
+        (is_key_index && r.data.len() == 5).then(|| u32::from_le_bytes([r.data[1], r.data[2], r.data[3], r.data[4]]))
+    })
+}

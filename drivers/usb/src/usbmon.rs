@@ -140,6 +140,9 @@ pub fn parse(file: &[u8]) -> Result<Vec<Record>, CaptureError> {
     let mut number = 0;
     while !rest.is_empty() {
         let offset = file.len() - rest.len();
+        // The block's length is checked here before pcap-parser sees it: it trusts the length more
+        // than it should (a length under 12 underflows inside it).
+        check_block_length(rest, big_endian).map_err(|problem| CaptureError::Block { offset, problem })?;
         let parsed = if big_endian { parse_block_be(rest) } else { parse_block_le(rest) };
         let (after, block) = match parsed {
             Ok(parsed) => parsed,
@@ -192,6 +195,25 @@ pub fn parse(file: &[u8]) -> Result<Vec<Record>, CaptureError> {
         }
     }
     Ok(records)
+}
+
+/// Checks that the block at the start of `rest` has a sane length that fits in `rest`. A section
+/// header says its own byte order (its byte-order magic follows the length).
+fn check_block_length(rest: &[u8], big_endian: bool) -> Result<(), &'static str> {
+    const SECTION_HEADER: [u8; 4] = [0x0A, 0x0D, 0x0D, 0x0A];
+    if rest.len() < 12 {
+        return Err("cut short");
+    }
+    let big_endian = if rest[..4] == SECTION_HEADER { rest[8..12] == [0x1A, 0x2B, 0x3C, 0x4D] } else { big_endian };
+    let raw = [rest[4], rest[5], rest[6], rest[7]];
+    let length = if big_endian { u32::from_be_bytes(raw) } else { u32::from_le_bytes(raw) } as usize;
+    if length < 12 || !length.is_multiple_of(4) {
+        return Err("malformed (impossible block length)");
+    }
+    if length > rest.len() {
+        return Err("cut short");
+    }
+    Ok(())
 }
 
 /// Parses one packet: the usbmon header and the data after it.
@@ -358,6 +380,12 @@ pub(crate) mod tests {
     #[test]
     fn refuses_a_cut_block_and_a_lying_header() {
         let file = pcapng(&[usbmon(1, b'C', 3, 0x82, None, 0, 4, &[1, 2, 3, 4])]);
+        let mut lying = file.clone();
+        lying[4] = 8; // the section header claims 8 bytes, fewer than any block has
+        assert_eq!(
+            parse(&lying),
+            Err(CaptureError::Block { offset: 0, problem: "malformed (impossible block length)" })
+        );
         for cut in [1, 5, 40] {
             let err = parse(&file[..file.len() - cut]).unwrap_err();
             assert!(matches!(err, CaptureError::Block { .. }), "cut {cut}: {err}");

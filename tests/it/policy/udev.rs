@@ -99,8 +99,14 @@ fn parse_rules(text: &str) -> Result<Vec<(usize, Vec<Pair>)>, String> {
     Ok(rules)
 }
 
-/// USB vendor:product ids (PROTOCOLS.md §1 and the adapters used for RS-485 and serial fingerprint modules).
-const READERS: &str = "05ba:0007 05ba:0008 05ba:000a 045e:00bb 045e:00bc 045e:00bd 045e:00ca";
+/// USB vendor:product ids the reader drivers support, from the drivers themselves.
+fn readers() -> String {
+    let ids: Vec<String> =
+        tally_uru4000::MODELS.iter().map(|m| format!("{:04x}:{:04x}", m.vendor, m.product)).collect();
+    ids.join(" ")
+}
+
+/// The USB serial adapters used for RS-485 and serial fingerprint modules.
 const SERIAL_ADAPTERS: &str = "0403:6001 0403:6014 0403:6015 10c4:ea60 1a86:7523 0557:2008 067b:2303";
 
 #[test]
@@ -151,6 +157,9 @@ fn the_udev_rules_give_group_tally_the_devices_and_nothing_to_others() {
                 .map(|p| p.value.clone())
         };
         if has("SUBSYSTEM", None, "==", "usb") {
+            if !has("ATTR", Some("power/control"), "=", "on") {
+                bad("a reader rule must keep autosuspend off: ATTR{power/control}=\"on\"");
+            }
             if !has("ENV", Some("DEVTYPE"), "==", "usb_device") {
                 bad("a USB rule must match ENV{DEVTYPE}==\"usb_device\" (the device node, not its interfaces)");
             }
@@ -167,8 +176,9 @@ fn the_udev_rules_give_group_tally_the_devices_and_nothing_to_others() {
             bad("matches neither SUBSYSTEM==\"usb\" nor SUBSYSTEM==\"tty\"");
         }
     }
+    let readers = readers();
     for (kind, found, expected) in
-        [("reader (usb)", &usb_ids, READERS), ("serial adapter (tty)", &tty_ids, SERIAL_ADAPTERS)]
+        [("reader (usb)", &usb_ids, readers.as_str()), ("serial adapter (tty)", &tty_ids, SERIAL_ADAPTERS)]
     {
         for id in expected.split_whitespace() {
             if !found.iter().any(|(f, _)| f == id) {
@@ -176,6 +186,11 @@ fn the_udev_rules_give_group_tally_the_devices_and_nothing_to_others() {
             }
         }
         for (k, (id, line)) in found.iter().enumerate() {
+            if !expected.split_whitespace().any(|e| e == id) {
+                offences.push(format!(
+                    "{FILE}:{line}: {id} is not a supported {kind}: no rule for devices tally does not drive"
+                ));
+            }
             if found[..k].iter().any(|(f, _)| f == id) {
                 offences.push(format!("{FILE}:{line}: {id} has a rule already"));
             }

@@ -1,0 +1,12 @@
+//! The gate: what runs each lane — its reader kept open, and (with the turnstile issue) the lane's
+//! state machine from finger to passage.
+//!
+//! - [`reader`]: keeps one reader open on a thread of its own, reports its images and its health,
+//!   and reopens it by itself when it comes back after an unplug or a fault;
+//! - [`openers`]: which driver opens the reader a lane names (a USB port, a serial path).
+//!
+//! Readers are reached only through `tally_reader::Reader`; which driver opens which device is the
+//! opener's business ([`reader::Opener`]), never the lane's.
+
+pub mod openers;
+pub mod reader;

@@ -1,0 +1,81 @@
+//! A lane's reader recovers by itself: a serial fingerprint module (the emulator on a pseudo-terminal,
+//! opened by our real serialport driver through a stable name, as udev gives one) whose port goes
+//! away is reported lost, and is in use again within 2 s of the port coming back.
+
+use std::path::Path;
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use tally::gate::openers::SerialModuleOpener;
+use tally::gate::reader::{ReaderEvent, ReaderSupervisor, SupervisorConfig};
+use tally_grow::emulator::{EmulatorConfig, PtyModule};
+
+/// An emulated module on a fresh pseudo-terminal, reachable at `link` (a symlink, as udev makes
+/// /dev/tally/serial-…).
+fn plug(link: &Path) -> PtyModule {
+    let module = PtyModule::start(EmulatorConfig::default()).expect("an emulated module");
+    let _ = std::fs::remove_file(link);
+    std::os::unix::fs::symlink(module.path(), link).expect("symlink");
+    module
+}
+
+/// The adapter pulled out: the line hangs up and the name disappears.
+fn unplug(module: PtyModule, link: &Path) {
+    module.hang_up();
+    std::fs::remove_file(link).expect("remove the link");
+}
+
+fn next(events: &Receiver<ReaderEvent>, within: Duration) -> ReaderEvent {
+    events.recv_timeout(within).expect("a reader event in time")
+}
+
+#[test]
+fn a_serial_reader_whose_port_vanishes_and_returns_recovers_within_2_s() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let link = dir.path().join("serial-lane1");
+    let port = plug(&link);
+
+    let mut config = tally_grow::Config::new(link.to_str().expect("utf-8 path"));
+    config.reply_timeout = Duration::from_millis(300);
+    config.poll_interval = Duration::from_millis(20);
+    let (tx, rx) = channel();
+    let timing = SupervisorConfig { retry: Duration::from_millis(500), capture_wait: Duration::from_millis(200) };
+    let supervisor = ReaderSupervisor::start(SerialModuleOpener { config }, tx, timing);
+
+    assert!(matches!(next(&rx, Duration::from_secs(5)), ReaderEvent::Connected(_)));
+    port.emulator.place_finger();
+    match next(&rx, Duration::from_secs(5)) {
+        ReaderEvent::Image(image) => assert_eq!((image.width, image.height), (256, 288)),
+        other => panic!("expected an image, got {other:?}"),
+    }
+    port.emulator.lift_finger();
+
+    unplug(port, &link);
+    match next(&rx, Duration::from_secs(5)) {
+        ReaderEvent::Lost(why) => assert!(why.contains("disconnected") || why.contains("did not answer"), "{why}"),
+        other => panic!("expected the reader lost, got {other:?}"),
+    }
+    // Gone for a while: the supervisor keeps trying without flooding the lane with events.
+    std::thread::sleep(Duration::from_millis(1200));
+    while let Ok(event) = rx.try_recv() {
+        assert!(matches!(event, ReaderEvent::Unavailable(_)), "{event:?}");
+    }
+
+    let port = plug(&link);
+    let back = Instant::now();
+    loop {
+        match next(&rx, Duration::from_secs(5)) {
+            ReaderEvent::Connected(info) => {
+                assert!(info.address.to_string().contains("serial-lane1"), "{}", info.address);
+                break;
+            }
+            ReaderEvent::Unavailable(_) => {}
+            other => panic!("expected the reader back, got {other:?}"),
+        }
+    }
+    let took = back.elapsed();
+    assert!(took < Duration::from_secs(2), "the reader was back in use after {took:?}");
+    port.emulator.place_finger();
+    assert!(matches!(next(&rx, Duration::from_secs(5)), ReaderEvent::Image(_)));
+    supervisor.stop();
+}
