@@ -79,3 +79,71 @@ fn a_serial_reader_whose_port_vanishes_and_returns_recovers_within_2_s() {
     assert!(matches!(next(&rx, Duration::from_secs(5)), ReaderEvent::Image(_)));
     supervisor.stop();
 }
+
+/// Opens the U.are.U driver on a recorded session: first a session in which the reader is unplugged
+/// while the image is on its way (the recorded bulk transfer ends with ESHUTDOWN), then nothing (the
+/// reader is out) for `absent` opens, then the intact session.
+struct RecordedUsb {
+    dir: std::path::PathBuf,
+    opens: usize,
+    absent: usize,
+}
+
+impl tally::gate::reader::Opener for RecordedUsb {
+    fn describe(&self) -> String {
+        "recorded U.are.U 4500".into()
+    }
+
+    fn open(&mut self) -> Result<Box<dyn tally_reader::Reader>, tally_reader::ReaderError> {
+        use tally_usb::{Replay, umockdev, usbmon};
+        self.opens += 1;
+        let device = umockdev::parse(&std::fs::read_to_string(self.dir.join("device")).expect("device file"))
+            .expect("device file parses");
+        let mut records =
+            usbmon::parse(&std::fs::read(self.dir.join("capture.pcapng")).expect("capture")).expect("capture parses");
+        match self.opens {
+            1 => {
+                let image = records
+                    .iter()
+                    .position(|r| r.event == usbmon::Event::Complete && r.endpoint == 0x82)
+                    .expect("the image transfer");
+                records[image].status = -108;
+                records[image].data.clear();
+            }
+            n if n <= 1 + self.absent => return Err(tally_reader::ReaderError::Disconnected),
+            _ => {}
+        }
+        let model = tally_uru4000::find(device.vendor, device.product).expect("a supported reader");
+        let replay = Replay::new(records, device.bus, device.device).expect("the device is in the capture");
+        let address = tally_reader::DeviceAddress::Simulated("recorded 4500".into());
+        Ok(Box::new(tally_uru4000::Uru4000::open(replay, model, address, Box::new(|| 0x51EA_2124))?))
+    }
+}
+
+#[test]
+fn a_usb_reader_unplugged_mid_capture_is_reported_and_taken_up_again() {
+    let Some(dir) = crate::util::usb_recording("uru4000-4500") else { return };
+    let (tx, rx) = channel();
+    let timing = SupervisorConfig { retry: Duration::from_millis(300), capture_wait: Duration::from_millis(200) };
+    let supervisor = ReaderSupervisor::start(RecordedUsb { dir, opens: 0, absent: 2 }, tx, timing);
+    assert!(matches!(next(&rx, Duration::from_secs(5)), ReaderEvent::Connected(_)));
+    match next(&rx, Duration::from_secs(5)) {
+        ReaderEvent::Lost(why) => assert!(why.contains("disconnected"), "{why}"),
+        other => panic!("expected the reader lost, got {other:?}"),
+    }
+    let gone = Instant::now();
+    loop {
+        match next(&rx, Duration::from_secs(5)) {
+            ReaderEvent::Unavailable(_) => {}
+            ReaderEvent::Connected(_) => break,
+            other => panic!("expected the reader back, got {other:?}"),
+        }
+    }
+    // Two failed opens at the retry pace, then the reader is back.
+    assert!(gone.elapsed() < Duration::from_secs(2), "back after {:?}", gone.elapsed());
+    match next(&rx, Duration::from_secs(5)) {
+        ReaderEvent::Image(image) => assert_eq!((image.width, image.height), (384, 290)),
+        other => panic!("expected the recorded image, got {other:?}"),
+    }
+    supervisor.stop();
+}
