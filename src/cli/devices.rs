@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
 use tally::fingerprint::image::GrayImage;
-use tally_reader::DeviceAddress;
+use tally_device::DeviceAddress;
 use tally_usb::{Replay, umockdev, usbmon};
 
 #[derive(Debug, Args)]

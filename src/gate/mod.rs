@@ -5,7 +5,7 @@
 //!   and reopens it by itself when it comes back after an unplug or a fault;
 //! - [`openers`]: which driver opens the reader a lane names (a USB port, a serial path).
 //!
-//! Readers are reached only through `tally_reader::Reader`; which driver opens which device is the
+//! Readers are reached only through `tally_device::Reader`; which driver opens which device is the
 //! opener's business ([`reader::Opener`]), never the lane's.
 
 pub mod openers;

@@ -3,7 +3,7 @@
 //! a GROW/ZhianTec module on a serial path (udev's stable `/dev/tally/serial-<port>` name, so an
 //! adapter that disappears and comes back is found again under the same name).
 
-use tally_reader::{DeviceAddress, Reader, ReaderError};
+use tally_device::{DeviceAddress, Reader, ReaderError};
 
 use super::reader::{Nudger, Opener};
 

@@ -14,7 +14,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tally_reader::{Image, Reader, ReaderError, ReaderInfo};
+use tally_device::{Image, Reader, ReaderError, ReaderInfo};
 use tracing::{info, warn};
 
 /// Opens the reader a lane is configured for (a USB port, a serial path), with the right driver.
@@ -204,7 +204,7 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
     use std::time::Instant;
-    use tally_reader::{DeviceAddress, Feedback};
+    use tally_device::{DeviceAddress, Feedback};
 
     /// A device that can be unplugged and plugged back from the test.
     #[derive(Clone, Default)]

@@ -94,7 +94,7 @@ impl tally::gate::reader::Opener for RecordedUsb {
         "recorded U.are.U 4500".into()
     }
 
-    fn open(&mut self) -> Result<Box<dyn tally_reader::Reader>, tally_reader::ReaderError> {
+    fn open(&mut self) -> Result<Box<dyn tally_device::Reader>, tally_device::ReaderError> {
         use tally_usb::{Replay, umockdev, usbmon};
         self.opens += 1;
         let device = umockdev::parse(&std::fs::read_to_string(self.dir.join("device")).expect("device file"))
@@ -110,12 +110,12 @@ impl tally::gate::reader::Opener for RecordedUsb {
                 records[image].status = -108;
                 records[image].data.clear();
             }
-            n if n <= 1 + self.absent => return Err(tally_reader::ReaderError::Disconnected),
+            n if n <= 1 + self.absent => return Err(tally_device::ReaderError::Disconnected),
             _ => {}
         }
         let model = tally_uru4000::find(device.vendor, device.product).expect("a supported reader");
         let replay = Replay::new(records, device.bus, device.device).expect("the device is in the capture");
-        let address = tally_reader::DeviceAddress::Simulated("recorded 4500".into());
+        let address = tally_device::DeviceAddress::Simulated("recorded 4500".into());
         Ok(Box::new(tally_uru4000::Uru4000::open(replay, model, address, Box::new(|| 0x51EA_2124))?))
     }
 }

@@ -22,7 +22,7 @@ pub struct Config {
     pub address: u32,
     /// The module's password (0 unless someone set one).
     pub password: u32,
-    /// Whether the module has the R503's ring light ("Aura"), which then shows [`tally_reader::Feedback`].
+    /// Whether the module has the R503's ring light ("Aura"), which then shows [`tally_device::Feedback`].
     pub has_aura_led: bool,
     /// Make and model, as the guard screen names the reader.
     pub model: String,

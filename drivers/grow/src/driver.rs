@@ -18,7 +18,7 @@ use std::fmt;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tally_reader::{DeviceAddress, Feedback, Image, Reader, ReaderError, ReaderInfo};
+use tally_device::{DeviceAddress, Feedback, Image, Reader, ReaderError, ReaderInfo};
 use tracing::{debug, info, warn};
 
 use crate::command::{

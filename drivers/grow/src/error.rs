@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use tally_reader::ReaderError;
+use tally_device::ReaderError;
 
 use crate::command::{CommandError, Status};
 use crate::link::LinkError;

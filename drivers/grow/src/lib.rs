@@ -9,9 +9,9 @@
 //! - [`pixels`]: the 4-bit image format UpImage sends;
 //! - [`link`]: the narrow byte transport the driver runs on, and its `serialport` implementation;
 //! - [`config`]: the settings for one module, validated;
-//! - [`driver`]: [`Module`], which implements [`tally_reader::Reader`], plus the module's own
+//! - [`driver`]: [`Module`], which implements [`tally_device::Reader`], plus the module's own
 //!   enrolment and search;
-//! - [`error`]: [`GrowError`] and its conversion into [`tally_reader::ReaderError`];
+//! - [`error`]: [`GrowError`] and its conversion into [`tally_device::ReaderError`];
 //! - [`mod@ports`]: the serial ports on this machine and whether tally may open them (`tally devices`);
 //! - [`emulator`]: an in-process module that serves the protocol on any byte stream, for tests and
 //!   for `tally demo`.

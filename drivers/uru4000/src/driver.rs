@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use aes::Aes128;
 use aes::cipher::{Array, BlockCipherEncrypt, KeyInit};
-use tally_reader::{DeviceAddress, Feedback, Image, Reader, ReaderError, ReaderInfo};
+use tally_device::{DeviceAddress, Feedback, Image, Reader, ReaderError, ReaderInfo};
 use tally_usb::{EndpointIn, EndpointKind, Setup, Status, UsbError, UsbTransport};
 use tracing::{debug, warn};
 

@@ -6,7 +6,7 @@
 //! - [`driver`]: the USB session, generic over [`tally_usb::UsbTransport`], so the same code runs on
 //!   a real device ([`tally_usb::NusbTransport`]) and against recordings ([`tally_usb::Replay`]).
 //!
-//! Protocol facts: PROTOCOLS.md §1 beside the project. It implements [`tally_reader::Reader`]; the
+//! Protocol facts: PROTOCOLS.md §1 beside the project. It implements [`tally_device::Reader`]; the
 //! service sees nothing else of it.
 
 pub mod driver;
@@ -28,7 +28,7 @@ pub fn fuzz_replay(data: &[u8]) {
     for (bus, device) in devices.into_iter().take(4) {
         for model in [&MODELS[2], &MODELS[6]] {
             let Ok(replay) = tally_usb::Replay::new(records.clone(), bus, device) else { continue };
-            let address = tally_reader::DeviceAddress::Simulated("fuzz".into());
+            let address = tally_device::DeviceAddress::Simulated("fuzz".into());
             let Ok(mut reader) = Uru4000::open(replay, model, address, Box::new(|| 0x51EA_2124)) else { continue };
             let _ = reader.capture(std::time::Duration::from_millis(1));
             if let Ok(replay) = reader.shut_down() {

@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tally_reader::{DeviceAddress, ReaderError};
+use tally_device::{DeviceAddress, ReaderError};
 use tally_uru4000::{Uru4000, find};
 use tally_usb::{Replay, umockdev, usbmon};
 
@@ -46,7 +46,7 @@ fn load(name: &str) -> Option<Session> {
 }
 
 /// Runs one whole session — open, one capture, close — against `records`.
-fn run(session: &Session, records: Vec<usbmon::Record>) -> Result<tally_reader::Image, String> {
+fn run(session: &Session, records: Vec<usbmon::Record>) -> Result<tally_device::Image, String> {
     let model = find(session.device.vendor, session.device.product).expect("a supported device");
     let replay = Replay::new(records, session.device.bus, session.device.device).map_err(|e| e.to_string())?;
     let address = DeviceAddress::Simulated("replay".into());
@@ -69,7 +69,7 @@ fn describe(e: &ReaderError) -> String {
     text
 }
 
-fn assert_same_image(name: &str, image: &tally_reader::Image, expected: &image::GrayImage) {
+fn assert_same_image(name: &str, image: &tally_device::Image, expected: &image::GrayImage) {
     assert_eq!((image.width, image.height), expected.dimensions(), "{name}: size");
     let differing = image.pixels.iter().zip(expected.as_raw()).filter(|(a, b)| a != b).count();
     assert_eq!(differing, 0, "{name}: {differing} pixels differ from capture.png");

@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures_core::Stream;
 use nusb::MaybeFuture as _;
 use nusb::transfer::{Bulk, ControlIn, ControlOut, ControlType, In, Interrupt, Recipient, TransferError};
-use tally_reader::{DeviceAddress, Presence};
+use tally_device::{DeviceAddress, Presence};
 
 use crate::transport::{Completion, EndpointIn, EndpointKind, Setup, Status, UsbError, UsbTransport};
 

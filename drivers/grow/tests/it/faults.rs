@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use tally_grow::{GrowError, Module};
-use tally_reader::{Reader, ReaderError};
+use tally_device::{Reader, ReaderError};
 
 use crate::rig::Rig;
 

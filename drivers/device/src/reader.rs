@@ -1,16 +1,5 @@
-//! What tally needs of any fingerprint reader, and nothing of how a reader is reached.
-//!
-//! Every reader driver under `drivers/` implements [`Reader`]; the service holds readers only as
-//! `Box<dyn Reader>` and never sees nusb or serialport. This crate owns:
-//! - [`Reader`]: open device operations — wait for a finger and capture its image, give feedback, close;
-//! - [`Image`]: the grey image a capture produces, with its resolution;
-//! - [`ReaderError`]: the failures a lane must tell apart (unplugged, no permission, timed out, a
-//!   failed capture worth retrying, a device that no longer follows its protocol);
-//! - [`Presence`] and [`DeviceAddress`]: readers arriving and leaving, for hotplug.
-//!
-//! It does not own discovery (each driver crate knows its own devices), extraction or matching (the
-//! fingerprint engine in the service), or threads: the trait is blocking, and the service gives each
-//! reader a thread of its own, so a driver is a plain sequential program that tests can replay.
+//! Fingerprint readers: [`Reader`], the [`Image`] a capture produces, [`ReaderError`], and
+//! [`Presence`] events for hotplug.
 
 use std::fmt;
 use std::time::Duration;
