@@ -3,10 +3,16 @@
 //!
 //! - [`reader`]: keeps one reader open on a thread of its own, reports its images and its health,
 //!   and reopens it by itself when it comes back after an unplug or a fault;
+//! - [`lane`]: the lane state machine, pure transitions from scan to passage;
+//! - [`runner`]: runs a lane against the reader, the engine, the ledger and the turnstile;
+//! - [`simulated`]: a reader without hardware, fed images by tests and the demo;
 //! - [`openers`]: which driver opens the reader a lane names (a USB port, a serial path).
 //!
 //! Readers are reached only through `tally_device::Reader`; which driver opens which device is the
 //! opener's business ([`reader::Opener`]), never the lane's.
 
+pub mod lane;
 pub mod openers;
 pub mod reader;
+pub mod runner;
+pub mod simulated;

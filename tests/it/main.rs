@@ -12,6 +12,7 @@ mod fingerprint_formats;
 mod fingerprint_index;
 mod fingerprint_synth;
 mod fuzz_bodies;
+mod lane;
 mod ledger_cli;
 mod policy;
 mod readers;
