@@ -16,6 +16,9 @@
 //!
 //! [api]
 //! listen = "127.0.0.1:8080"
+//!
+//! [[lane]]                      # one per turnstile; see [`lanes`]
+//! id = "north-in"
 //! ```
 
 use std::net::SocketAddr;
@@ -23,6 +26,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::Spanned;
+
+pub mod lanes;
+
+pub use lanes::{LaneSetting, ReaderSetting};
 
 /// Default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "./tally-data";
@@ -70,6 +77,8 @@ pub struct Config {
     pub appliance_id: Option<String>,
     /// API listen address.
     pub listen: SocketAddr,
+    /// The lanes (turnstiles) this appliance runs.
+    pub lanes: Vec<LaneSetting>,
 }
 
 impl Default for Config {
@@ -80,6 +89,7 @@ impl Default for Config {
             facility_name: DEFAULT_FACILITY_NAME.into(),
             appliance_id: None,
             listen: DEFAULT_LISTEN.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            lanes: Vec::new(),
         }
     }
 }
@@ -94,6 +104,8 @@ struct Raw {
     appliance: RawAppliance,
     #[serde(default)]
     api: RawApi,
+    #[serde(default)]
+    lane: Vec<Spanned<lanes::RawLane>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -170,6 +182,14 @@ impl Config {
                 invalid(l.span(), format!("listen {:?} is not an address like 127.0.0.1:8080", l.get_ref()))
             })?;
         }
+        let mut checked = Vec::new();
+        for lane in raw.lane {
+            let span = lane.span();
+            let setting = lane.into_inner().validate().map_err(|(span, reason)| invalid(span, reason))?;
+            checked.push((span, setting));
+        }
+        lanes::check_together(&checked).map_err(|(span, reason)| invalid(span, reason))?;
+        c.lanes = checked.into_iter().map(|(_, lane)| lane).collect();
         Ok(c)
     }
 
@@ -229,6 +249,43 @@ mod tests {
         assert!(e.starts_with("tally.toml:2: invalid type"), "{e}");
         let e = parse("[nonsense]\n").unwrap_err().to_string();
         assert!(e.starts_with("tally.toml:1: unknown field `nonsense`"), "{e}");
+    }
+
+    const LANE: &str = "[[lane]]\nid = \"north-in\"\nfrom_zone = \"outside\"\nto_zone = \"reception\"\n\
+                        reader = \"usb:1-10\"\nturnstile_port = \"/dev/tally/serial-a\"\nturnstile_address = 1\n\
+                        scbk_file = \"/var/lib/tally/keys/osdp-north-in.scbk\"\n";
+
+    #[test]
+    fn a_lane_is_read_with_its_defaults() {
+        let c = parse(LANE).unwrap();
+        let lane = &c.lanes[0];
+        assert_eq!(lane.reader, ReaderSetting::Usb("1-10".into()));
+        assert_eq!((lane.turnstile_address, lane.turnstile_baud, lane.output, lane.passage_input), (1, 9600, 0, 0));
+        assert_eq!(lane.pulse, std::time::Duration::from_secs(3));
+        assert_eq!(lane.passage_timeout, std::time::Duration::from_secs(10));
+        assert!(!lane.install_mode);
+    }
+
+    #[test]
+    fn bad_lanes_are_refused_with_line_and_reason() {
+        let e = parse(&LANE.replace("usb:1-10", "camera")).unwrap_err().to_string();
+        assert!(e.starts_with("tally.toml:5: reader \"camera\""), "{e}");
+        let e = parse(&LANE.replace("turnstile_address = 1", "turnstile_address = 200")).unwrap_err().to_string();
+        assert!(e.contains("turnstile_address 200 is not within 0–126"), "{e}");
+        let e = parse(&LANE.replace("\"reception\"", "\"outside\"")).unwrap_err().to_string();
+        assert!(e.contains("to the same zone"), "{e}");
+        let e = parse(&LANE.replace("scbk_file = \"/var/lib/tally/keys/osdp-north-in.scbk\"\n", ""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("secure channel is mandatory"), "{e}");
+        let e = parse(&format!("{LANE}pulse_ms = 5\n")).unwrap_err().to_string();
+        assert!(e.contains("pulse_ms 5"), "{e}");
+        let twice = format!("{LANE}{}", LANE.replace("turnstile_address = 1", "turnstile_address = 2"));
+        let e = parse(&twice).unwrap_err().to_string();
+        assert!(e.contains("lane id north-in is used twice"), "{e}");
+        let same_controller = format!("{LANE}{}", LANE.replace("north-in\"", "north-out\""));
+        let e = parse(&same_controller).unwrap_err().to_string();
+        assert!(e.contains("both name the controller at address 1"), "{e}");
     }
 
     #[test]
