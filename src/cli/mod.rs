@@ -10,6 +10,7 @@ mod fingerprint_synth;
 mod ledger_cmd;
 mod serve;
 mod tokens_cmd;
+mod turnstile;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -54,6 +55,9 @@ enum Command {
     Fingerprint(fingerprint::FingerprintCommand),
     /// Fingerprint readers and serial ports: list them, or replay a recorded USB session.
     Devices(devices::DevicesArgs),
+    /// Turnstile controllers (OSDP): the installer's check.
+    #[command(subcommand)]
+    Turnstile(turnstile::TurnstileCommand),
 }
 
 impl Args {
@@ -82,6 +86,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Tokens(c) => tokens_cmd::run(&ctx, c),
         Command::Fingerprint(c) => fingerprint::run(c),
         Command::Devices(c) => devices::run(c),
+        Command::Turnstile(c) => turnstile::run(c),
     }
 }
 

@@ -168,7 +168,8 @@ pub struct Lane {
     phase: Phase,
     /// The image waiting to be identified (taken by the runner).
     image: Option<Image>,
-    turnstile_online: bool,
+    /// Whether the controller answers; `None` until it has said either way.
+    turnstile: Option<bool>,
     /// Why the ledger cannot be written, if it cannot.
     ledger_down: Option<String>,
 }
@@ -176,7 +177,7 @@ pub struct Lane {
 impl Lane {
     /// A lane at rest. It starts locked until its turnstile reports online.
     pub fn new(config: LaneConfig) -> Lane {
-        Lane { config, phase: Phase::Idle, image: None, turnstile_online: false, ledger_down: None }
+        Lane { config, phase: Phase::Idle, image: None, turnstile: None, ledger_down: None }
     }
 
     /// The lane's configuration.
@@ -194,7 +195,7 @@ impl Lane {
         if let Some(why) = &self.ledger_down {
             return Some(format!("the ledger cannot be written: {why}"));
         }
-        (!self.turnstile_online).then(|| "the turnstile controller is offline".to_string())
+        (self.turnstile != Some(true)).then(|| "the turnstile controller is offline".to_string())
     }
 
     /// Hands the image of an [`Action::Identify`] to the runner.
@@ -296,7 +297,7 @@ impl Lane {
         if purpose != Purpose::Grant {
             return Vec::new();
         }
-        if !self.turnstile_online {
+        if self.turnstile != Some(true) {
             // The controller went offline while the grant was written: the grant goes unused.
             self.phase = Phase::Idle;
             let timeout = Event::PassageTimeout(PassageTimeout { grant: seq, lane: self.config.id.clone() });
@@ -350,12 +351,14 @@ impl Lane {
     fn on_turnstile(&mut self, event: TurnstileEvent) -> Vec<Action> {
         match event {
             TurnstileEvent::Online { identity } => {
-                let was = std::mem::replace(&mut self.turnstile_online, true);
-                if was { Vec::new() } else { vec![self.alarm("turnstile_online", identity)] }
+                let was = self.turnstile.replace(true);
+                if was == Some(true) { Vec::new() } else { vec![self.alarm("turnstile_online", identity)] }
             }
             TurnstileEvent::Offline { reason } => {
-                let was = std::mem::replace(&mut self.turnstile_online, false);
-                let mut actions = if was { vec![self.alarm("turnstile_offline", reason)] } else { Vec::new() };
+                // Reported when it goes away, and when it was never there at all.
+                let was = self.turnstile.replace(false);
+                let mut actions =
+                    if was == Some(false) { Vec::new() } else { vec![self.alarm("turnstile_offline", reason)] };
                 // A passage cannot be confirmed by a controller that is gone: the grant goes unused.
                 if let Phase::AwaitingPassage { grant, .. } = self.phase {
                     self.phase = Phase::Idle;

@@ -5,6 +5,7 @@
 //!   and reopens it by itself when it comes back after an unplug or a fault;
 //! - [`lane`]: the lane state machine, pure transitions from scan to passage;
 //! - [`runner`]: runs a lane against the reader, the engine, the ledger and the turnstile;
+//! - [`service`]: starts the configured lanes (buses, readers, runners) and stops them;
 //! - [`simulated`]: a reader without hardware, fed images by tests and the demo;
 //! - [`openers`]: which driver opens the reader a lane names (a USB port, a serial path).
 //!
@@ -15,4 +16,5 @@ pub mod lane;
 pub mod openers;
 pub mod reader;
 pub mod runner;
+pub mod service;
 pub mod simulated;

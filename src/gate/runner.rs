@@ -25,6 +25,12 @@ use crate::fingerprint::image::GrayImage;
 use crate::fingerprint::index::Index;
 use crate::ledger::entry::Event;
 
+/// The identification operating point: the best candidate is accepted only if its score stands for a
+/// false match rate at most this — in the calibration table, above every impostor score measured
+/// (score > 0.1494), the point at which `tally fingerprint bench-index` measured no false
+/// identification of people not enrolled.
+pub const DEFAULT_MAX_FMR: f64 = 1e-6;
+
 /// Finds who an image belongs to.
 pub trait Identifier: Send + Sync + 'static {
     /// Extracts and identifies; blocking and CPU-bound.

@@ -98,13 +98,8 @@ pub struct Rig {
 impl Rig {
     /// Starts a lane on a fresh ledger with `turnstile` and its event channel.
     pub fn start(turnstile: Box<dyn Turnstile>, turnstile_events: std::sync::mpsc::Receiver<TurnstileEvent>) -> Rig {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let clock = Arc::new(SystemClock::new());
-        let ledger = Ledger::create(dir.path(), "facility", "gate-1", clock.clone()).expect("a ledger");
-        let (writer, _thread) =
-            tally::api::writer::Writer::spawn(ledger, dir.path().to_path_buf(), clock).expect("writer");
-        let broken = Arc::new(AtomicBool::new(false));
-        let sink = Switchable { writer, broken: broken.clone() };
+        let (dir, sink) = ledger();
+        let broken = sink.broken.clone();
         let (opener, finger) = simulated_reader("lane-1");
         let (reader_tx, reader_rx) = std::sync::mpsc::channel();
         let supervisor = ReaderSupervisor::start(opener, reader_tx, SupervisorConfig::default());
@@ -126,22 +121,41 @@ impl Rig {
 
     /// Every entry after the genesis key entry, decoded.
     pub fn entries(&self) -> Vec<Entry> {
-        let mut reader = LedgerReader::open(self.dir.path()).expect("reader");
-        let raw = reader.entries(1, 1000).expect("entries");
-        raw.iter().map(|b| Entry::parse(b).expect("a valid entry")).collect()
+        entries(self.dir.path())
     }
 
     /// Waits until the ledger holds `n` entries after genesis (or fails after 20 s).
     pub fn wait_entries(&self, n: usize) -> Vec<Entry> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let entries = self.entries();
-            if entries.len() >= n || Instant::now() > deadline {
-                return entries;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_entries(self.dir.path(), n)
     }
+}
+
+/// Every entry of the ledger in `dir` after the genesis key entry, decoded.
+pub fn entries(dir: &std::path::Path) -> Vec<Entry> {
+    let mut reader = LedgerReader::open(dir).expect("reader");
+    let raw = reader.entries(1, 1000).expect("entries");
+    raw.iter().map(|b| Entry::parse(b).expect("a valid entry")).collect()
+}
+
+/// Waits until the ledger in `dir` holds `n` entries after genesis (or 30 s pass).
+pub fn wait_entries(dir: &std::path::Path, n: usize) -> Vec<Entry> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let entries = entries(dir);
+        if entries.len() >= n || Instant::now() > deadline {
+            return entries;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A fresh ledger in a temporary directory and its writer, behind a switch that breaks writes.
+pub fn ledger() -> (tempfile::TempDir, Switchable) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let clock = Arc::new(SystemClock::new());
+    let ledger = Ledger::create(dir.path(), "facility", "gate-1", clock.clone()).expect("a ledger");
+    let (writer, _thread) = tally::api::writer::Writer::spawn(ledger, dir.path().to_path_buf(), clock).expect("writer");
+    (dir, Switchable { writer, broken: Arc::new(AtomicBool::new(false)) })
 }
 
 impl Drop for Rig {

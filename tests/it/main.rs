@@ -13,6 +13,7 @@ mod fingerprint_index;
 mod fingerprint_synth;
 mod fuzz_bodies;
 mod lane;
+mod lane_osdp;
 mod ledger_cli;
 mod policy;
 mod readers;

@@ -1,0 +1,240 @@
+//! Starts the configured lanes: one OSDP bus per serial port (several controllers may share it), one
+//! reader supervisor per lane, and one lane runner per lane; stops them in order.
+//!
+//! A controller's secure channel key is read from its key file, which must be readable by its owner
+//! only. A bus whose port cannot be opened does not stop the others: its lanes run locked (their
+//! controller reported offline, with the reason, as an alarm) and the service says so.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc::Sender;
+
+use tally_device::{Signal, Turnstile, TurnstileError, TurnstileEvent, TurnstileInfo};
+use tally_osdp::{BusConfig, Key, OsdpBus, PdConfig};
+use tracing::{error, info, warn};
+
+use super::lane::LaneConfig;
+use super::openers::{SerialModuleOpener, UsbPortOpener, nudge_on_usb_arrival};
+use super::reader::{ReaderSupervisor, SupervisorConfig};
+use super::runner::{self, Identifier, LaneParts, LedgerSink};
+use super::simulated::{Finger, simulated_reader};
+use crate::config::{LaneSetting, ReaderSetting};
+
+/// Why the lanes could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    /// A controller's key file is missing, unreadable, or readable by others.
+    #[error("secure channel key {path}: {problem}")]
+    KeyFile {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// The running lanes. Dropping it stops them.
+#[derive(Debug)]
+pub struct Gate {
+    stops: Vec<tokio::sync::oneshot::Sender<()>>,
+    supervisors: Vec<ReaderSupervisor>,
+    buses: Vec<OsdpBus>,
+    /// Event channels of controllers whose bus could not be opened, kept open so their lanes stay
+    /// up (and locked) rather than stop.
+    unreachable: Vec<Sender<TurnstileEvent>>,
+    /// The simulated readers' fingers, by lane id (for `tally demo`).
+    pub fingers: HashMap<String, Finger>,
+}
+
+impl Gate {
+    /// Stops the lanes, then their readers and buses.
+    pub fn stop(mut self) {
+        for stop in self.stops.drain(..) {
+            let _ = stop.send(());
+        }
+        for supervisor in self.supervisors.drain(..) {
+            supervisor.stop();
+        }
+        self.buses.clear();
+        self.unreachable.clear();
+    }
+}
+
+/// The lane's configuration for the state machine.
+pub fn lane_config(setting: &LaneSetting) -> LaneConfig {
+    LaneConfig {
+        id: setting.id.clone(),
+        from_zone: setting.from_zone.clone(),
+        to_zone: setting.to_zone.clone(),
+        output: setting.output,
+        pulse: setting.pulse,
+        passage_input: setting.passage_input,
+        passage_timeout: setting.passage_timeout,
+        ledger_retry: std::time::Duration::from_secs(5),
+    }
+}
+
+/// An error and its causes on one line ("serial link failed: /dev/x is gone: No such file…"), for
+/// logs and alarm entries.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Reads a controller's key: 32 hex digits, in a file nobody but its owner may read.
+fn read_key(path: &Path) -> Result<Key, GateError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let bad = |problem: String| GateError::KeyFile { path: path.display().to_string(), problem };
+    let meta = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(bad(format!("mode {:o} lets others read it; chmod 600", meta.permissions().mode() & 0o777)));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    Key::from_hex(text.trim()).map_err(|e| bad(e.to_string()))
+}
+
+fn pd_config(lane: &LaneSetting) -> Result<PdConfig, GateError> {
+    match (&lane.scbk_file, lane.install_mode) {
+        (Some(file), install_mode) => {
+            Ok(PdConfig { address: lane.turnstile_address, scbk: Some(read_key(file)?), install_mode })
+        }
+        (None, _) => Ok(PdConfig::secure(lane.turnstile_address, Key::SCBK_D)),
+    }
+}
+
+/// A controller whose bus could not be opened: always offline, saying why.
+struct Unreachable {
+    name: String,
+}
+
+impl Turnstile for Unreachable {
+    fn info(&self) -> TurnstileInfo {
+        TurnstileInfo { name: self.name.clone(), identity: None }
+    }
+    fn pulse(&mut self, _: u8, _: std::time::Duration) -> Result<(), TurnstileError> {
+        Err(TurnstileError::Offline)
+    }
+    fn signal(&mut self, _: Signal) -> Result<(), TurnstileError> {
+        Err(TurnstileError::Offline)
+    }
+}
+
+/// Starts every configured lane on the current tokio runtime.
+pub fn start(
+    lanes: &[LaneSetting],
+    identifier: Arc<dyn Identifier>,
+    ledger: Arc<dyn LedgerSink>,
+) -> Result<Gate, GateError> {
+    let mut gate = Gate {
+        stops: Vec::new(),
+        supervisors: Vec::new(),
+        buses: Vec::new(),
+        unreachable: Vec::new(),
+        fingers: HashMap::new(),
+    };
+    // Turnstile events, per lane.
+    let mut turnstiles: HashMap<String, (Box<dyn Turnstile>, std::sync::mpsc::Receiver<TurnstileEvent>)> =
+        HashMap::new();
+    let mut ports: Vec<&str> = lanes.iter().map(|l| l.turnstile_port.as_str()).collect();
+    ports.sort_unstable();
+    ports.dedup();
+    for port in ports {
+        let on_port: Vec<&LaneSetting> = lanes.iter().filter(|l| l.turnstile_port == port).collect();
+        let pds = on_port.iter().map(|l| pd_config(l)).collect::<Result<Vec<_>, _>>()?;
+        let mut config = BusConfig::new(port, pds);
+        config.baud_rate = on_port[0].turnstile_baud;
+        let mut senders: HashMap<u8, Sender<TurnstileEvent>> = HashMap::new();
+        match OsdpBus::start(config) {
+            Ok((bus, events)) => {
+                for lane in &on_port {
+                    let (tx, rx) = std::sync::mpsc::channel();
+                    senders.insert(lane.turnstile_address, tx);
+                    let turnstile: Box<dyn Turnstile> = match bus.turnstile(lane.turnstile_address) {
+                        Ok(t) => Box::new(t),
+                        Err(e) => {
+                            error!(lane = %lane.id, cause = %e, "no handle on the controller");
+                            Box::new(Unreachable { name: format!("OSDP {} on {port}", lane.turnstile_address) })
+                        }
+                    };
+                    turnstiles.insert(lane.id.clone(), (turnstile, rx));
+                }
+                let spawned = std::thread::Builder::new().name("osdp-events".into()).spawn(move || {
+                    while let Ok((address, event)) = events.recv() {
+                        if let Some(tx) = senders.get(&address) {
+                            let _ = tx.send(event);
+                        }
+                    }
+                });
+                if let Err(e) = spawned {
+                    error!(cause = %e, "cannot start the OSDP event thread");
+                }
+                gate.buses.push(bus);
+            }
+            Err(e) => {
+                let e = with_causes(&e);
+                error!(%port, cause = %e, "cannot open the turnstile bus; its lanes stay locked");
+                for lane in &on_port {
+                    let (tx, rx) = std::sync::mpsc::channel();
+                    let _ = tx.send(TurnstileEvent::Offline { reason: e.clone() });
+                    let name = format!("OSDP {} on {port}", lane.turnstile_address);
+                    turnstiles.insert(lane.id.clone(), (Box::new(Unreachable { name }), rx));
+                    gate.unreachable.push(tx);
+                }
+            }
+        }
+    }
+
+    let mut usb_lanes = Vec::new();
+    for lane in lanes {
+        let (reader_tx, reader_rx) = std::sync::mpsc::channel();
+        let timing = SupervisorConfig::default();
+        let supervisor = match &lane.reader {
+            ReaderSetting::Usb(port) => {
+                ReaderSupervisor::start(UsbPortOpener { port: port.clone() }, reader_tx, timing)
+            }
+            ReaderSetting::Serial(path) => {
+                let opener = SerialModuleOpener { config: tally_grow::Config::new(path.clone()) };
+                ReaderSupervisor::start(opener, reader_tx, timing)
+            }
+            ReaderSetting::Simulated => {
+                let (opener, finger) = simulated_reader(&lane.id);
+                gate.fingers.insert(lane.id.clone(), finger);
+                ReaderSupervisor::start(opener, reader_tx, timing)
+            }
+        };
+        if let ReaderSetting::Usb(port) = &lane.reader {
+            usb_lanes.push((port.clone(), supervisor.nudger()));
+        }
+        gate.supervisors.push(supervisor);
+        let Some((turnstile, turnstile_events)) = turnstiles.remove(&lane.id) else { continue };
+        let parts = LaneParts {
+            config: lane_config(lane),
+            identifier: identifier.clone(),
+            ledger: ledger.clone(),
+            turnstile,
+            turnstile_events,
+            reader_events: reader_rx,
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        gate.stops.push(stop);
+        tokio::spawn(runner::run(parts, async move {
+            let _ = stopped.await;
+        }));
+        info!(lane = %lane.id, from = %lane.from_zone, to = %lane.to_zone, "lane started");
+    }
+    if !usb_lanes.is_empty() {
+        tokio::spawn(async move {
+            if let Err(e) = nudge_on_usb_arrival(usb_lanes).await {
+                warn!(cause = %e, "no USB hotplug; missing readers are retried every 500 ms instead");
+            }
+        });
+    }
+    Ok(gate)
+}
