@@ -17,4 +17,5 @@ mod lane_osdp;
 mod ledger_cli;
 mod policy;
 mod readers;
+mod turnstile_cli;
 mod util;
