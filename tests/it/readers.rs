@@ -74,6 +74,7 @@ fn a_serial_reader_whose_port_vanishes_and_returns_recovers_within_2_s() {
         }
     }
     let took = back.elapsed();
+    eprintln!("serial reader back in use {} ms after its port returned", took.as_millis());
     assert!(took < Duration::from_secs(2), "the reader was back in use after {took:?}");
     port.emulator.place_finger();
     assert!(matches!(next(&rx, Duration::from_secs(5)), ReaderEvent::Image(_)));
@@ -140,6 +141,7 @@ fn a_usb_reader_unplugged_mid_capture_is_reported_and_taken_up_again() {
         }
     }
     // Two failed opens at the retry pace, then the reader is back.
+    eprintln!("USB reader back in use {} ms after it was lost (two absent retries)", gone.elapsed().as_millis());
     assert!(gone.elapsed() < Duration::from_secs(2), "back after {:?}", gone.elapsed());
     match next(&rx, Duration::from_secs(5)) {
         ReaderEvent::Image(image) => assert_eq!((image.width, image.height), (384, 290)),
