@@ -62,6 +62,17 @@ pub enum Identification {
     Unusable(String),
 }
 
+/// How a release went at the controller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pulse {
+    /// The controller acknowledged it: the turnstile is free.
+    Confirmed,
+    /// No answer in time: the controller may or may not have freed the turnstile.
+    Unconfirmed(String),
+    /// The controller refused it or is offline: the turnstile stayed shut.
+    Failed(String),
+}
+
 /// What a lane's entry is for, so the runner can say which append completed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -85,8 +96,8 @@ pub enum Input {
         /// Sequence number, or the ledger's complaint.
         result: Result<u64, String>,
     },
-    /// The turnstile acknowledged the pulse, or did not.
-    Pulsed(Result<(), String>),
+    /// How the pulse went.
+    Pulsed(Pulse),
     /// The turnstile reported something.
     Turnstile(TurnstileEvent),
     /// A timer armed by [`Action::Timer`] ran out.
@@ -318,17 +329,25 @@ impl Lane {
         }
     }
 
-    fn on_pulsed(&mut self, result: Result<(), String>, now: Instant) -> Vec<Action> {
+    fn on_pulsed(&mut self, pulse: Pulse, now: Instant) -> Vec<Action> {
         let Phase::Releasing { grant, person } = &self.phase else { return Vec::new() };
         let (grant, person) = (*grant, person.clone());
-        match result {
-            Ok(()) => {
+        match pulse {
+            Pulse::Confirmed => {
                 self.phase = Phase::AwaitingPassage { grant, person };
                 vec![Action::Timer { at: now + self.config.passage_timeout, grant }]
             }
-            Err(why) => {
-                // The turnstile did not confirm the release: the grant went unused, and someone must
-                // look at the turnstile.
+            Pulse::Unconfirmed(why) => {
+                // The turnstile may be free (OSDP never resends a pulse whose answer was lost): wait
+                // for the passage as usual, and have someone look at the line.
+                self.phase = Phase::AwaitingPassage { grant, person };
+                vec![
+                    self.alarm("release_unconfirmed", why),
+                    Action::Timer { at: now + self.config.passage_timeout, grant },
+                ]
+            }
+            Pulse::Failed(why) => {
+                // The turnstile stayed shut: the grant went unused, and someone must look at it.
                 self.phase = Phase::Idle;
                 let timeout = Event::PassageTimeout(PassageTimeout { grant, lane: self.config.id.clone() });
                 vec![self.record(timeout), self.alarm("release_failed", why), Action::Signal(Signal::Denied)]

@@ -62,7 +62,7 @@ fn granted_and_passed() {
     let (mut lane, now) = (Lane::new(config()), Instant::now());
     online(&mut lane, now);
     granted(&mut lane, now, 7);
-    let actions = lane.handle(Input::Pulsed(Ok(())), now);
+    let actions = lane.handle(Input::Pulsed(Pulse::Confirmed), now);
     assert_eq!(actions, [Action::Timer { at: now + Duration::from_secs(10), grant: 7 }]);
     let actions = lane.handle(Input::Turnstile(TurnstileEvent::Input { point: 0, active: true }), now);
     assert!(
@@ -78,7 +78,7 @@ fn granted_and_not_passed() {
     let (mut lane, now) = (Lane::new(config()), Instant::now());
     online(&mut lane, now);
     granted(&mut lane, now, 9);
-    lane.handle(Input::Pulsed(Ok(())), now);
+    lane.handle(Input::Pulsed(Pulse::Confirmed), now);
     let actions = lane.handle(Input::Timer { grant: 9 }, now);
     assert!(matches!(&actions[0], Action::Append(Purpose::Record, Event::PassageTimeout(t)) if t.grant == 9));
     // The sensor tripping now is nobody's passage.
@@ -115,7 +115,7 @@ fn going_offline_during_a_passage_closes_it_as_unused() {
     let (mut lane, now) = (Lane::new(config()), Instant::now());
     online(&mut lane, now);
     granted(&mut lane, now, 3);
-    lane.handle(Input::Pulsed(Ok(())), now);
+    lane.handle(Input::Pulsed(Pulse::Confirmed), now);
     let actions = lane.handle(Input::Turnstile(TurnstileEvent::Offline { reason: "gone".into() }), now);
     assert_eq!(kinds(&actions), ["append passage_timeout", "append alarm"]);
 }
@@ -145,8 +145,20 @@ fn a_release_the_turnstile_does_not_confirm_is_recorded_and_raised() {
     let (mut lane, now) = (Lane::new(config()), Instant::now());
     online(&mut lane, now);
     granted(&mut lane, now, 5);
-    let actions = lane.handle(Input::Pulsed(Err("NAK: unable to process".into())), now);
+    let actions = lane.handle(Input::Pulsed(Pulse::Failed("NAK: unable to process".into())), now);
     assert_eq!(kinds(&actions), ["append passage_timeout", "append alarm", "signal Denied"]);
+}
+
+#[test]
+fn a_release_whose_answer_was_lost_still_waits_for_the_passage() {
+    let (mut lane, now) = (Lane::new(config()), Instant::now());
+    online(&mut lane, now);
+    granted(&mut lane, now, 6);
+    let actions = lane.handle(Input::Pulsed(Pulse::Unconfirmed("no answer within 3 s".into())), now);
+    assert_eq!(kinds(&actions), ["append alarm", "timer"]);
+    // The person went through after all: a passage of that grant, not an unauthorised one.
+    let actions = lane.handle(Input::Turnstile(TurnstileEvent::Input { point: 0, active: true }), now);
+    assert!(matches!(&actions[0], Action::Append(_, Event::Passage(p)) if p.grant == 6));
 }
 
 #[test]
@@ -190,7 +202,11 @@ fn the_turnstile_is_never_pulsed_but_after_a_durable_grant() {
                     let purpose = if rand(2) == 0 { Purpose::Grant } else { Purpose::Record };
                     Input::Appended { purpose, result: if ok { Ok(rand(100)) } else { Err("io".into()) } }
                 }
-                4 => Input::Pulsed(if rand(2) == 0 { Ok(()) } else { Err("nak".into()) }),
+                4 => Input::Pulsed(match rand(3) {
+                    0 => Pulse::Confirmed,
+                    1 => Pulse::Unconfirmed("lost".into()),
+                    _ => Pulse::Failed("nak".into()),
+                }),
                 5 => Input::Turnstile(TurnstileEvent::Online { identity: "PD".into() }),
                 6 => Input::Turnstile(TurnstileEvent::Offline { reason: "x".into() }),
                 7 => Input::Turnstile(TurnstileEvent::Input { point: 0, active: true }),

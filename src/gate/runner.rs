@@ -15,11 +15,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use tally_device::{Image, Turnstile, TurnstileEvent};
+use tally_device::{Image, Turnstile, TurnstileError, TurnstileEvent};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::lane::{Action, Identification, Input, Lane, LaneConfig, Purpose};
+use super::lane::{Action, Identification, Input, Lane, LaneConfig, Pulse, Purpose};
 use super::reader::ReaderEvent;
 use crate::fingerprint::image::GrayImage;
 use crate::fingerprint::index::Index;
@@ -179,11 +179,15 @@ pub async fn run(parts: LaneParts, shutdown: impl Future<Output = ()>) {
                 Action::Pulse { output, duration } => {
                     let (turnstile, tx) = (turnstile.clone(), tx.clone());
                     tokio::task::spawn_blocking(move || {
-                        let result = match turnstile.lock() {
-                            Ok(mut t) => t.pulse(output, duration).map_err(|e| e.to_string()),
-                            Err(_) => Err("the turnstile driver panicked".to_string()),
+                        let pulse = match turnstile.lock() {
+                            Ok(mut t) => match t.pulse(output, duration) {
+                                Ok(()) => Pulse::Confirmed,
+                                Err(e @ TurnstileError::Unconfirmed(_)) => Pulse::Unconfirmed(e.to_string()),
+                                Err(e) => Pulse::Failed(e.to_string()),
+                            },
+                            Err(_) => Pulse::Failed("the turnstile driver panicked".to_string()),
                         };
-                        let _ = tx.send(Input::Pulsed(result));
+                        let _ = tx.send(Input::Pulsed(pulse));
                     });
                 }
                 Action::Signal(signal) => {
