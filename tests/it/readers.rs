@@ -1,5 +1,5 @@
 //! A lane's reader recovers by itself: a serial fingerprint module (the emulator on a pseudo-terminal,
-//! opened by our real serialport driver through a stable name, as udev gives one) whose port goes
+//! opened by our real serial driver through a stable name, as udev gives one) whose port goes
 //! away is reported lost, and is in use again within 2 s of the port coming back.
 
 use std::path::Path;

@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use tracing::debug;
 
-use crate::link;
 use crate::packet::{DEFAULT_ADDRESS, Decoder, Packet, PacketError, PacketKind};
 use crate::pixels;
 
@@ -222,8 +221,8 @@ impl Emulator {
     }
 
     /// Answers commands on `stream` until the host hangs up, the stream ends, or [`Emulator::hang_up`].
-    /// The stream should have a read timeout (a `serialport` port has one), so that a hang-up takes
-    /// effect while the host is silent.
+    /// The stream should have a read timeout (a pseudo-terminal's master end has one), so that a
+    /// hang-up takes effect while the host is silent.
     pub fn serve<S: Read + Write>(&self, mut stream: S) -> Result<(), EmulatorError> {
         let mut decoder = Decoder::new();
         let mut buf = [0; 1024];
@@ -239,14 +238,14 @@ impl Emulator {
                 {
                     continue;
                 }
-                Err(e) if link::is_gone(&e) => return Ok(()),
+                Err(e) if tally_serial::is_gone(&e) => return Ok(()),
                 Err(e) => return Err(EmulatorError::Read(e)),
             };
             decoder.push(&buf[..n]);
             while let Some(result) = decoder.next_packet() {
                 let Some(bytes) = self.answer(result) else { continue };
                 match write_patiently(&mut stream, &bytes) {
-                    Err(EmulatorError::Write(e)) if link::is_gone(&e) => return Ok(()),
+                    Err(EmulatorError::Write(e)) if tally_serial::is_gone(&e) => return Ok(()),
                     other => other?,
                 }
             }

@@ -8,7 +8,7 @@
 //! - [`secure`]: keys, session keys, cryptograms, MAC chaining and data encryption;
 //! - [`random`]: where RND.A comes from (`ring`'s system RNG, or a test source);
 //! - [`acu`]: the control panel as a sans-IO state machine over several PDs, time passed in;
-//! - [`link`]: the narrow byte transport and its `serialport` implementation;
+//! - [`link`]: the narrow byte transport and its implementation on a `tally-serial` port;
 //! - [`bus`]: the thread that runs an [`Acu`] on a link, and [`OsdpTurnstile`], which implements
 //!   [`tally_device::Turnstile`];
 //! - [`pd`]: a PD simulator (sans-IO, plus a pseudo-terminal server);

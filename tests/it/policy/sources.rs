@@ -339,14 +339,8 @@ const PLACEMENT: &[Placement] = &[
     },
     Placement {
         path: &["serialport"],
-        allowed: &[
-            "drivers/grow/src/link.rs",
-            "drivers/grow/src/ports.rs",
-            "drivers/grow/src/emulator/pty.rs",
-            "drivers/osdp/src/link.rs",
-            "drivers/osdp/src/pd/pty.rs",
-        ],
-        owner: "the serial link, port listing and pseudo-terminal files of the driver crates (drivers/)",
+        allowed: &["drivers/serial/src/"],
+        owner: "tally-serial (drivers/serial/src/); drivers implement their Link traits on its Port",
     },
     Placement {
         path: &["nbis"],

@@ -1,10 +1,11 @@
 //! An emulated module on a pseudo-terminal: the emulator serves the master end, and anything that
-//! opens the slave's path — our driver through serialport, a host library in Python — talks to it as
-//! to a module on a USB serial adapter. For integration tests and for `tally demo`.
+//! opens the slave's path — our driver through its serial link, a host library in Python — talks to
+//! it as to a module on a USB serial adapter. For integration tests and for `tally demo`. The
+//! pseudo-terminal itself comes from `tally-serial`.
 
 use std::thread::JoinHandle;
 
-use serialport::{SerialPort as _, TTYPort};
+use tally_serial::pty::{self, PtySlave};
 
 use super::{Emulator, EmulatorConfig, EmulatorError};
 
@@ -12,15 +13,14 @@ use super::{Emulator, EmulatorConfig, EmulatorError};
 pub struct PtyModule {
     /// The module; place and lift the finger, inject faults.
     pub emulator: Emulator,
-    path: String,
     // Held open for the module's life, so the master does not see the line close between openers.
-    _slave: TTYPort,
+    slave: PtySlave,
     serving: Option<JoinHandle<Result<(), EmulatorError>>>,
 }
 
 impl std::fmt::Debug for PtyModule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PtyModule").field("path", &self.path).field("emulator", &self.emulator).finish()
+        f.debug_struct("PtyModule").field("path", &self.path()).field("emulator", &self.emulator).finish()
     }
 }
 
@@ -32,24 +32,21 @@ pub enum PtyError {
     Emulator(#[from] EmulatorError),
     /// The system gave no pseudo-terminal.
     #[error("cannot create a pseudo-terminal")]
-    Pty(#[source] serialport::Error),
+    Pty(#[source] std::io::Error),
 }
 
 impl PtyModule {
     /// Creates the pseudo-terminal and starts serving on it.
     pub fn start(config: EmulatorConfig) -> Result<PtyModule, PtyError> {
         let emulator = Emulator::new(config)?;
-        let (master, slave) = TTYPort::pair().map_err(PtyError::Pty)?;
-        let path = slave.name().ok_or_else(|| {
-            PtyError::Pty(serialport::Error::new(serialport::ErrorKind::NoDevice, "the pseudo-terminal has no name"))
-        })?;
+        let (master, slave) = pty::pair().map_err(PtyError::Pty)?;
         let serving = Some(emulator.spawn(master));
-        Ok(PtyModule { emulator, path, _slave: slave, serving })
+        Ok(PtyModule { emulator, slave, serving })
     }
 
     /// The path a host opens (the slave end, e.g. /dev/pts/7).
     pub fn path(&self) -> &str {
-        &self.path
+        self.slave.path()
     }
 
     /// Hangs up the line, as an adapter pulled out does, and waits for the emulator to stop.

@@ -3,9 +3,9 @@
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use serialport::{SerialPort, TTYPort};
 use tally_grow::Config;
 use tally_grow::emulator::{Emulator, EmulatorConfig, EmulatorError};
+use tally_serial::pty::{self, PtySlave};
 
 /// An emulated module on a pseudo-terminal.
 pub struct Rig {
@@ -13,15 +13,15 @@ pub struct Rig {
     /// The slave end's path, which the driver (or a host library) opens.
     pub path: String,
     /// Held open for the rig's life so the master never sees the slave side closed between openers.
-    _slave: TTYPort,
+    _slave: PtySlave,
     serving: Option<JoinHandle<Result<(), EmulatorError>>>,
 }
 
 impl Rig {
     pub fn new(config: EmulatorConfig) -> Rig {
         // The slave handle takes no lock, so the driver can open its path while it stays open.
-        let (master, slave) = TTYPort::pair().expect("a pseudo-terminal pair");
-        let path = slave.name().expect("the slave end has a path");
+        let (master, slave) = pty::pair().expect("a pseudo-terminal pair");
+        let path = slave.path().to_owned();
         let emulator = Emulator::new(config).expect("a valid emulator configuration");
         let serving = Some(emulator.spawn(master));
         Rig { emulator, path, _slave: slave, serving }

@@ -1,6 +1,7 @@
 //! Simulated PDs on a pseudo-terminal: a thread serves the master end, and anything that opens the
-//! slave's path — the bus through serialport, `tally demo` — talks to them as to controllers on a
-//! USB RS-485 adapter. [`SimHandle`] is how a test or the demo trips inputs and reads back outputs.
+//! slave's path — the bus through its serial link, `tally demo` — talks to them as to controllers on
+//! a USB RS-485 adapter. [`SimHandle`] is how a test or the demo trips inputs and reads back outputs.
+//! The pseudo-terminal itself comes from `tally-serial`.
 
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use serialport::{SerialPort as _, TTYPort};
+use tally_serial::pty::{self, PtyMaster, PtySlave};
 
 use super::{PdSim, SimConfig};
 use crate::error::OsdpError;
@@ -81,26 +82,23 @@ impl SimHandle {
 pub struct PtyPd {
     /// Trip inputs, read outputs.
     pub handle: SimHandle,
-    path: String,
     // Held open so the master does not see the line close between openers.
-    _slave: TTYPort,
+    slave: PtySlave,
     stop: Arc<AtomicBool>,
     serving: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for PtyPd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PtyPd").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("PtyPd").field("path", &self.path()).finish_non_exhaustive()
     }
 }
 
 impl PtyPd {
     /// Creates the pseudo-terminal and serves `pds` on it.
     pub fn start(pds: Vec<SimConfig>) -> Result<PtyPd, OsdpError> {
-        let (mut master, slave) = TTYPort::pair().map_err(|e| OsdpError::Pty(e.into()))?;
-        let path =
-            slave.name().ok_or_else(|| OsdpError::Pty(std::io::Error::other("the pseudo-terminal has no name")))?;
-        master.set_timeout(Duration::from_millis(10)).map_err(|e| OsdpError::Pty(e.into()))?;
+        let (mut master, slave) = pty::pair().map_err(OsdpError::Pty)?;
+        master.set_timeout(Duration::from_millis(10)).map_err(OsdpError::Pty)?;
         let handle = SimHandle(Arc::new(Mutex::new(pds.into_iter().map(PdSim::new).collect())));
         let stop = Arc::new(AtomicBool::new(false));
         let serving = {
@@ -110,16 +108,16 @@ impl PtyPd {
                 .spawn(move || serve(&mut master, &handle, &stop))
                 .map_err(|source| OsdpError::Config(format!("cannot start the simulator thread: {source}")))?
         };
-        Ok(PtyPd { handle, path, _slave: slave, stop, serving: Some(serving) })
+        Ok(PtyPd { handle, slave, stop, serving: Some(serving) })
     }
 
     /// The path the ACU opens (the slave end).
     pub fn path(&self) -> &str {
-        &self.path
+        self.slave.path()
     }
 }
 
-fn serve(master: &mut TTYPort, handle: &SimHandle, stop: &AtomicBool) {
+fn serve(master: &mut PtyMaster, handle: &SimHandle, stop: &AtomicBool) {
     let mut buf = [0u8; 512];
     while !stop.load(Ordering::Relaxed) {
         let n = match master.read(&mut buf) {

@@ -14,10 +14,10 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use serialport::{SerialPort as _, TTYPort};
 use tally_device::{Turnstile, TurnstileError, TurnstileEvent};
 use tally_osdp::link::LinkError;
 use tally_osdp::{AcuConfig, BusConfig, Key, Link, OsdpBus, PdConfig, SerialLink, SystemRng};
+use tally_serial::pty::{self, PtySlave};
 
 const KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f";
 const OTHER_KEY_HEX: &str = "f0e0d0c0b0a090807060504030201000";
@@ -111,13 +111,13 @@ struct PeerRig {
     bus: Option<OsdpBus>,
     events: Receiver<(u8, TurnstileEvent)>,
     faults: Arc<Faults>,
-    _slave: TTYPort,
+    _slave: PtySlave,
 }
 
 impl PeerRig {
     fn start(python: &Path, pd_key: Option<&str>, acu: PdConfig) -> PeerRig {
-        let (master, slave) = TTYPort::pair().expect("a pseudo-terminal pair");
-        let path = slave.name().expect("the slave end has a path");
+        let (master, slave) = pty::pair().expect("a pseudo-terminal pair");
+        let path = slave.path().to_owned();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peer/libosdp_pd.py");
         let mut command = Command::new(python);
         command.arg(&script).arg(&path).arg("1");
@@ -153,7 +153,7 @@ impl PeerRig {
         let ready = lines.recv_timeout(Duration::from_secs(20));
         assert_eq!(ready.as_deref(), Ok("READY"), "the peer did not start:\n{}", stderr.lock().unwrap());
         let faults = Arc::new(Faults::default());
-        let link = FaultyLink { inner: SerialLink::from_port(Box::new(master), path.clone()), faults: faults.clone() };
+        let link = FaultyLink { inner: SerialLink::from_port(master.into_port(path.clone())), faults: faults.clone() };
         let mut config = BusConfig::new(path, vec![acu]);
         // Shorter than OSDP's 8 s so the silence test is quick; the 8 s rule itself is checked with
         // stepped time in sans_io.

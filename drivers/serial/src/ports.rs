@@ -52,7 +52,7 @@ pub enum PortError {
     },
     /// Enumeration failed.
     #[error("cannot list serial ports")]
-    List(#[source] serialport::Error),
+    List(#[source] std::io::Error),
 }
 
 impl PortInfo {
@@ -76,7 +76,7 @@ impl PortInfo {
 /// The serial ports the system knows, USB adapters and on-board ports alike.
 pub fn ports() -> Result<Vec<PortInfo>, PortError> {
     let mut ports: Vec<PortInfo> = serialport::available_ports()
-        .map_err(PortError::List)?
+        .map_err(|error| PortError::List(error.into()))?
         .into_iter()
         .map(|p| {
             let usb = match p.port_type {
