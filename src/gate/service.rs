@@ -2,8 +2,9 @@
 //! reader supervisor per lane, and one lane runner per lane; stops them in order.
 //!
 //! A controller's secure channel key is read from its key file, which must be readable by its owner
-//! only. A bus whose port cannot be opened does not stop the others: its lanes run locked (their
-//! controller reported offline, with the reason, as an alarm) and the service says so.
+//! only. A bus whose port is missing, or goes away (an adapter unplugged), does not stop anything:
+//! the bus keeps trying to open it, its lanes run locked meanwhile (their controllers reported
+//! offline by the 8 s rule, as alarms), and they work again when the adapter is back.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -151,7 +152,7 @@ pub fn start(
         let mut config = BusConfig::new(port, pds);
         config.baud_rate = on_port[0].turnstile_baud;
         let mut senders: HashMap<u8, Sender<TurnstileEvent>> = HashMap::new();
-        match OsdpBus::start(config) {
+        match OsdpBus::start_resilient(config) {
             Ok((bus, events)) => {
                 for lane in &on_port {
                     let (tx, rx) = std::sync::mpsc::channel();
@@ -179,7 +180,7 @@ pub fn start(
             }
             Err(e) => {
                 let e = with_causes(&e);
-                error!(%port, cause = %e, "cannot open the turnstile bus; its lanes stay locked");
+                error!(%port, cause = %e, "cannot run the turnstile bus; its lanes stay locked");
                 for lane in &on_port {
                     let (tx, rx) = std::sync::mpsc::channel();
                     let _ = tx.send(TurnstileEvent::Offline { reason: e.clone() });

@@ -24,6 +24,11 @@ use crate::random::{Random, SystemRng};
 
 /// The longest the thread waits on the port before looking at requests again.
 const READ_SLICE: Duration = Duration::from_millis(5);
+/// How often a bus whose port is gone (adapter unplugged, never plugged in) tries to open it again.
+pub const REOPEN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Opens the bus's port again after it went away.
+type Reopen = Box<dyn FnMut() -> Result<Box<dyn Link>, crate::link::LinkError> + Send>;
 
 /// Everything needed to run one bus.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,9 +87,39 @@ impl OsdpBus {
         OsdpBus::start_on(Box::new(link), config, Box::new(SystemRng::new()))
     }
 
+    /// Like [`OsdpBus::start`], but a port that is missing now, or disappears later (an adapter
+    /// unplugged), does not stop the bus: it tries to open it again every [`REOPEN_INTERVAL`],
+    /// and its PDs are reported offline meanwhile (after the 8 s rule). For the service, whose lanes
+    /// must come back by themselves.
+    pub fn start_resilient(config: BusConfig) -> Result<(OsdpBus, Receiver<(u8, TurnstileEvent)>), OsdpError> {
+        let (port, baud) = (config.port.clone(), config.baud_rate);
+        let mut reopen: Reopen = Box::new(move || Ok(Box::new(SerialLink::open(&port, baud)?) as Box<dyn Link>));
+        let (link, missing) = match reopen() {
+            Ok(link) => (Some(link), None),
+            Err(err) => {
+                tracing::error!(port = %config.port, cause = %err, "cannot open the OSDP bus; retrying");
+                (None, Some(err.to_string()))
+            }
+        };
+        let name = config.port.clone();
+        OsdpBus::spawn(link, missing, Some(reopen), name, config, Box::new(SystemRng::new()))
+    }
+
     /// Starts polling on an open link (`config.port` and `baud_rate` are not used).
     pub fn start_on(
-        mut link: Box<dyn Link>,
+        link: Box<dyn Link>,
+        config: BusConfig,
+        rng: Box<dyn Random>,
+    ) -> Result<(OsdpBus, Receiver<(u8, TurnstileEvent)>), OsdpError> {
+        let name = link.name();
+        OsdpBus::spawn(Some(link), None, None, name, config, rng)
+    }
+
+    fn spawn(
+        mut link: Option<Box<dyn Link>>,
+        missing: Option<String>,
+        mut reopen: Option<Reopen>,
+        name: String,
         config: BusConfig,
         rng: Box<dyn Random>,
     ) -> Result<(OsdpBus, Receiver<(u8, TurnstileEvent)>), OsdpError> {
@@ -93,12 +128,21 @@ impl OsdpBus {
         let (events, received) = mpsc::channel();
         let status = Arc::new(Mutex::new(HashMap::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let name = link.name();
         let thread = {
-            let (status, stop) = (status.clone(), stop.clone());
+            let (status, stop, port) = (status.clone(), stop.clone(), name.clone());
             thread::Builder::new()
                 .name(format!("osdp {name}"))
-                .spawn(move || run(&mut acu, link.as_mut(), &incoming, &events, &status, &stop))
+                .spawn(move || {
+                    let mut line = Line {
+                        link: link.take(),
+                        reopen: reopen.take(),
+                        port,
+                        failed: false,
+                        next_try: Instant::now(),
+                        missing,
+                    };
+                    run(&mut acu, &mut line, &incoming, &events, &status, &stop);
+                })
                 .map_err(|source| OsdpError::Config(format!("cannot start the bus thread: {source}")))?
         };
         let bus = OsdpBus { requests, status, stop, thread: Some(thread), name, confirm_within: config.confirm_within };
@@ -141,9 +185,58 @@ impl Drop for OsdpBus {
     }
 }
 
+/// The bus's port: open, or gone and being reopened.
+struct Line {
+    link: Option<Box<dyn Link>>,
+    reopen: Option<Reopen>,
+    port: String,
+    /// A failure has been logged and not yet followed by a success.
+    failed: bool,
+    /// When to try reopening a port that is gone.
+    next_try: Instant,
+    /// Why the port is not open, while it is not.
+    missing: Option<String>,
+}
+
+impl Line {
+    fn failure(&mut self, operation: &str, err: &crate::link::LinkError) {
+        if !self.failed {
+            tracing::error!(port = %self.port, cause = %err, operation, "the OSDP bus failed");
+        }
+        self.failed = true;
+        if matches!(err, crate::link::LinkError::Disconnected { .. }) && self.reopen.is_some() {
+            // The adapter is gone: close it, and open it again when it is back.
+            self.link = None;
+            self.missing = Some(err.to_string());
+            self.next_try = Instant::now() + REOPEN_INTERVAL;
+        }
+    }
+
+    /// Reopens a port that is gone, when it is time to try.
+    fn restore(&mut self) {
+        if self.link.is_some() || Instant::now() < self.next_try {
+            return;
+        }
+        self.next_try = Instant::now() + REOPEN_INTERVAL;
+        if let Some(reopen) = &mut self.reopen {
+            match reopen() {
+                Ok(link) => {
+                    tracing::info!(port = %self.port, "the OSDP bus port is back");
+                    self.link = Some(link);
+                    self.missing = None;
+                }
+                Err(err) => {
+                    tracing::debug!(port = %self.port, cause = %err, "the OSDP bus port is still gone");
+                    self.missing = Some(err.to_string());
+                }
+            }
+        }
+    }
+}
+
 fn run(
     acu: &mut Acu,
-    link: &mut dyn Link,
+    line: &mut Line,
     incoming: &Receiver<Request>,
     events: &Sender<(u8, TurnstileEvent)>,
     status: &Mutex<HashMap<u8, PdStatus>>,
@@ -151,7 +244,6 @@ fn run(
 ) {
     let mut waiting: HashMap<Ticket, Sender<Outcome>> = HashMap::new();
     let mut buf = [0u8; 512];
-    let mut link_failed = false;
     while !stop.load(Ordering::Relaxed) {
         while let Ok(request) = incoming.try_recv() {
             match acu.submit(request.address, request.command) {
@@ -164,33 +256,40 @@ fn run(
                 }
             }
         }
+        line.restore();
         let now = Instant::now();
         acu.poll_timeout(now);
+        // With the port gone, frames are not sent and the PDs fall silent: the 8 s rule reports them.
         if let Some(bytes) = acu.next_transmission(now)
+            && let Some(link) = &mut line.link
             && let Err(err) = link.write_all(&bytes)
         {
-            if !link_failed {
-                tracing::error!(port = %link.name(), cause = %err, "cannot write to the OSDP bus");
-            }
-            link_failed = true;
+            line.failure("write", &err);
         }
         let wait = acu.next_deadline().map_or(READ_SLICE, |d| d.saturating_duration_since(Instant::now()));
-        match link.read(&mut buf, wait.min(READ_SLICE)) {
-            Ok(n) => {
-                link_failed = false;
-                acu.receive(&buf[..n], Instant::now());
-            }
-            Err(err) => {
-                if !link_failed {
-                    tracing::error!(port = %link.name(), cause = %err, "cannot read the OSDP bus");
+        match &mut line.link {
+            Some(link) => match link.read(&mut buf, wait.min(READ_SLICE)) {
+                Ok(n) => {
+                    line.failed = false;
+                    acu.receive(&buf[..n], Instant::now());
                 }
-                link_failed = true;
-                thread::sleep(Duration::from_millis(50));
-            }
+                Err(err) => {
+                    line.failure("read", &err);
+                    thread::sleep(Duration::from_millis(50));
+                }
+            },
+            None => thread::sleep(wait.min(READ_SLICE)),
         }
         while let Some(event) = acu.poll_event() {
             match event {
                 AcuEvent::Pd { address, event } => {
+                    // A PD silent because its port is gone: say so, it is what the installer must fix.
+                    let event = match (event, &line.missing) {
+                        (TurnstileEvent::Offline { reason }, Some(missing)) => {
+                            TurnstileEvent::Offline { reason: format!("{reason}: {missing}") }
+                        }
+                        (event, _) => event,
+                    };
                     let _ = events.send((address, event));
                 }
                 AcuEvent::Completed { ticket, outcome } => {

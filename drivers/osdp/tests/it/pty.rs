@@ -55,3 +55,50 @@ fn the_bus_drives_the_simulator_over_a_pty() {
     assert!(matches!(&refused, Err(TurnstileError::Refused(reason)) if reason.contains("NAK 9")), "{refused:?}");
     assert!(bus.turnstile(9).is_err());
 }
+
+/// Places a simulated controller at `link`, as udev names an adapter (`/dev/tally/serial-…`).
+fn plug(link: &std::path::Path, key: &Key) -> PtyPd {
+    let pd = PtyPd::start(vec![SimConfig::secure(1, key.clone())]).unwrap();
+    let _ = std::fs::remove_file(link);
+    std::os::unix::fs::symlink(pd.path(), link).unwrap();
+    pd
+}
+
+fn wait_online(bus: &OsdpBus, online: bool) -> Duration {
+    let start = Instant::now();
+    while bus.status(1).is_none_or(|s| s.online != online) {
+        assert!(start.elapsed() < Duration::from_secs(15), "online never became {online}: {:?}", bus.status(1));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    start.elapsed()
+}
+
+#[test]
+fn a_resilient_bus_survives_its_adapter_missing_at_start_and_unplugged_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("serial-bus");
+    let key = Key::new([0x24; 16]);
+    let mut config = BusConfig::new(link.to_str().unwrap(), vec![PdConfig::secure(1, key.clone())]);
+    config.timing.offline_after = Duration::from_secs(2);
+    // Nothing plugged in yet: the bus starts anyway, and its controller is not online.
+    let (bus, _events) = OsdpBus::start_resilient(config).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!bus.status(1).is_some_and(|s| s.online));
+
+    // Plugged in: found within the reopen interval.
+    let pd = plug(&link, &key);
+    let took = wait_online(&bus, true);
+    assert!(took < Duration::from_secs(3), "online {took:?} after the adapter appeared");
+
+    // Unplugged: offline; plugged back: online again, the secure channel run anew.
+    drop(pd);
+    std::fs::remove_file(&link).unwrap();
+    wait_online(&bus, false);
+    let pd = plug(&link, &key);
+    let took = wait_online(&bus, true);
+    assert!(took < Duration::from_secs(3), "online {took:?} after the adapter came back");
+    assert!(bus.status(1).unwrap().secure);
+    let mut turnstile = bus.turnstile(1).unwrap();
+    turnstile.pulse(0, Duration::from_secs(1)).unwrap();
+    assert_eq!(pd.handle.outputs(1).len(), 1);
+}
