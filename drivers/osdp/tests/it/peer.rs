@@ -312,3 +312,25 @@ fn libosdp_pd_with_another_key_is_refused() {
     assert!(matches!(turnstile.pulse(0, Duration::from_secs(1)), Err(TurnstileError::Offline)));
     assert_eq!(rig.ask("command"), "NONE", "the PD must not have received a command");
 }
+
+#[test]
+fn libosdp_pd_in_install_mode_takes_its_key_by_keyset() {
+    let Some(python) = peer_python() else { return };
+    let acu = PdConfig { address: 1, scbk: Some(key(KEY_HEX)), install_mode: true };
+    let mut rig = PeerRig::start(&python, Some("install"), acu);
+    rig.wait_for(Duration::from_secs(10), online);
+    assert!(rig.bus().status(1).unwrap().secure);
+    // libosdp hands the installed key to its application (command 5, KEYSET; type 1, SCBK).
+    let keyset = rig.ask("command");
+    assert_eq!(keyset, r"CMD command=5 data=b'\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f' type=1");
+    // The new session after a silence runs on the installed key: had the PD not taken it, the
+    // handshake would fail (the ACU uses the real key once KEYSET is acknowledged).
+    assert_eq!(rig.ask("silent"), "OK");
+    rig.wait_for(Duration::from_secs(5), |e| matches!(e, TurnstileEvent::Offline { .. }));
+    assert_eq!(rig.ask("resume"), "OK");
+    rig.wait_for(Duration::from_secs(15), online);
+    assert!(rig.bus().status(1).unwrap().secure);
+    assert_eq!(rig.ask("secure"), "SECURE yes");
+    let mut turnstile = rig.bus().turnstile(1).unwrap();
+    turnstile.pulse(0, Duration::from_secs(1)).unwrap();
+}

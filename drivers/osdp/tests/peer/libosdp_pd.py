@@ -3,7 +3,7 @@
 Usage: libosdp_pd.py TTY_PATH ADDRESS [SCBK_HEX]
 
 With SCBK_HEX the PD holds that key and enforces the secure channel; without it the PD runs in
-the clear. TTY_PATH "new" makes a pseudo-terminal pair itself, serves on its master end, and
+the clear; with "install" it is in install mode (accepts SCBK-D and a new key by KEYSET). TTY_PATH "new" makes a pseudo-terminal pair itself, serves on its master end, and
 prints the slave's path after READY, for an ACU that opens its port by path as in production.
 Prints READY once serving; then reads one request per line and answers one line:
   input B0 B1 ...   push an input status report (Event.Status, StatusReportType.Input) -> OK
@@ -55,9 +55,11 @@ class PtyChannel(Channel):
 
 def main():
     path, address = sys.argv[1], int(sys.argv[2])
-    scbk = bytes.fromhex(sys.argv[3]) if len(sys.argv) > 3 else None
+    key_arg = sys.argv[3] if len(sys.argv) > 3 else None
+    install = key_arg == "install"
+    scbk = bytes.fromhex(key_arg) if key_arg and not install else None
     channel = PtyChannel(path)
-    flags = [LibFlag.EnforceSecure] if scbk else []
+    flags = [LibFlag.EnforceSecure] if scbk else [LibFlag.InstallMode] if install else []
     info = PDInfo(address, channel, scbk=scbk, flags=flags,
                   id=PdId(2, 7, 0x00A1B2C3, 0x12345678, 0x030209))
     caps = PDCapabilities([
