@@ -156,6 +156,8 @@ pub async fn run(parts: LaneParts, shutdown: impl Future<Output = ()>) {
     });
     let appends = spawn_append_queue(ledger, tx.clone());
     let turnstile = Arc::new(Mutex::new(turnstile));
+    // Said once when the lane locks or unlocks, not at every event.
+    let mut locked: Option<String> = None;
     tokio::pin!(shutdown);
     loop {
         let input = tokio::select! {
@@ -217,8 +219,13 @@ pub async fn run(parts: LaneParts, shutdown: impl Future<Output = ()>) {
                 }
             }
         }
-        if let Some(why) = lane.locked() {
-            tracing::debug!(lane = %lane_id, %why, "lane locked");
+        let now_locked = lane.locked();
+        if now_locked != locked {
+            match &now_locked {
+                Some(why) => warn!(lane = %lane_id, %why, "lane locked: every scan is refused"),
+                None => info!(lane = %lane_id, "lane unlocked"),
+            }
+            locked = now_locked;
         }
     }
 }
