@@ -92,6 +92,11 @@ pub enum AcuEvent {
         /// What happened.
         event: TurnstileEvent,
     },
+    /// A PD took new communication settings (COMSET): the line must now run at `baud`.
+    Speed {
+        /// The new line speed.
+        baud: u32,
+    },
     /// A queued command ended.
     Completed {
         /// The command's ticket.
@@ -498,10 +503,19 @@ impl Acu {
                 pd.next_due = now + poll_interval;
                 if let Some(ticket) = out.ticket {
                     pd.queue.pop_front();
-                    let outcome = if reply == Reply::Ack { Outcome::Acked } else { Outcome::Unconfirmed };
+                    let outcome = match (&reply, out.name) {
+                        (Reply::Ack, _) | (Reply::Communication { .. }, "COMSET") => Outcome::Acked,
+                        _ => Outcome::Unconfirmed,
+                    };
                     self.events.push_back(AcuEvent::Completed { ticket, outcome });
                 }
                 match reply {
+                    // COMSET taken: the PD answers at its new address from now on, at its new speed.
+                    Reply::Communication { address: new, baud } if out.name == "COMSET" => {
+                        tracing::info!(address, new, baud, "PD took new communication settings");
+                        pd.config.address = new;
+                        self.events.push_back(AcuEvent::Speed { baud });
+                    }
                     Reply::InputStatus(points) => self.inputs(index, &points),
                     Reply::LocalStatus { tamper, power_failed } => self.local_status(index, tamper, power_failed),
                     _ => {}

@@ -170,6 +170,14 @@ impl OsdpBus {
         })
     }
 
+    /// Gives the PD at `address` a new address and line speed (osdp_COMSET), for installers: the PD
+    /// answers at `new_address` once it has confirmed, and the bus switches to `baud`. On a bus with
+    /// other PDs, they must be told the same speed.
+    pub fn set_communication(&self, address: u8, new_address: u8, baud: u32) -> Result<(), TurnstileError> {
+        let handle = self.turnstile(address).map_err(|e| TurnstileError::Refused(e.to_string()))?;
+        handle.send(Command::ComSet { address: new_address, baud })
+    }
+
     /// What is known of the PD at `address`.
     pub fn status(&self, address: u8) -> Option<PdStatus> {
         self.status.lock().unwrap_or_else(PoisonError::into_inner).get(&address).cloned()
@@ -295,6 +303,13 @@ fn run(
                 AcuEvent::Completed { ticket, outcome } => {
                     if let Some(done) = waiting.remove(&ticket) {
                         let _ = done.send(outcome);
+                    }
+                }
+                AcuEvent::Speed { baud } => {
+                    if let Some(link) = &mut line.link
+                        && let Err(err) = link.set_baud_rate(baud)
+                    {
+                        line.failure("set the baud rate", &err);
                     }
                 }
             }

@@ -30,6 +30,12 @@ pub trait Link: Send {
 
     /// What the guard screen calls it (the port's path).
     fn name(&self) -> String;
+
+    /// Changes the line speed, after the PDs were told to (COMSET). A link without speeds (a test
+    /// pipe) ignores it.
+    fn set_baud_rate(&mut self, _baud_rate: u32) -> Result<(), LinkError> {
+        Ok(())
+    }
 }
 
 /// A bus on a serial port (a USB RS-485 adapter, or one end of a pseudo-terminal).
@@ -64,6 +70,10 @@ impl Link for SerialLink {
 
     fn name(&self) -> String {
         self.port.name().to_owned()
+    }
+
+    fn set_baud_rate(&mut self, baud_rate: u32) -> Result<(), LinkError> {
+        self.port.set_baud_rate(baud_rate)
     }
 }
 

@@ -464,6 +464,13 @@ pub enum Reply {
     InputStatus(Vec<bool>),
     /// osdp_OSTATR (0x4A): one byte per output.
     OutputStatus(Vec<bool>),
+    /// osdp_COM (0x54): the communication settings a PD takes after COMSET.
+    Communication {
+        /// Its address from now on.
+        address: u8,
+        /// Its line speed from now on.
+        baud: u32,
+    },
     /// osdp_CCRYPT (0x76).
     ClientCryptogram {
         /// The PD's unique id.
@@ -497,6 +504,7 @@ impl Reply {
             Reply::LocalStatus { .. } => 0x48,
             Reply::InputStatus(_) => 0x49,
             Reply::OutputStatus(_) => 0x4A,
+            Reply::Communication { .. } => 0x54,
             Reply::ClientCryptogram { .. } => 0x76,
             Reply::InitialRmac(_) => 0x78,
             Reply::Busy => 0x79,
@@ -519,6 +527,7 @@ impl Reply {
             Reply::Capabilities(caps) => caps.iter().flat_map(|c| [c.function, c.compliance, c.count]).collect(),
             Reply::LocalStatus { tamper, power_failed } => vec![u8::from(*tamper), u8::from(*power_failed)],
             Reply::InputStatus(points) | Reply::OutputStatus(points) => points.iter().map(|&p| u8::from(p)).collect(),
+            Reply::Communication { address, baud } => [&[*address][..], &baud.to_le_bytes()[..]].concat(),
             Reply::ClientCryptogram { cuid, rnd_b, cryptogram } => [&cuid[..], &rnd_b[..], &cryptogram[..]].concat(),
             Reply::InitialRmac(rmac) => rmac.to_vec(),
             Reply::Other { data, .. } => data.clone(),
@@ -561,6 +570,15 @@ impl Reply {
             }
             0x49 => Reply::InputStatus(data.iter().map(|&b| b != 0).collect()),
             0x4A => Reply::OutputStatus(data.iter().map(|&b| b != 0).collect()),
+            0x54 => {
+                if data.len() != 5 {
+                    return Err(length("COM", code, data));
+                }
+                Reply::Communication {
+                    address: data[0],
+                    baud: u32::from_le_bytes([data[1], data[2], data[3], data[4]]),
+                }
+            }
             0x76 => {
                 if data.len() != 32 {
                     return Err(length("CCRYPT", code, data));
@@ -583,6 +601,14 @@ impl Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn com_carries_the_new_address_and_speed() {
+        let com = Reply::Communication { address: 5, baud: 19_200 };
+        assert_eq!((com.code(), com.data()), (0x54, vec![5, 0x00, 0x4B, 0, 0]));
+        assert_eq!(Reply::parse(0x54, &com.data()), Ok(com));
+        assert!(Reply::parse(0x54, &[5, 0]).is_err());
+    }
 
     #[test]
     fn out_carries_code_5_and_the_timer_little_endian() {

@@ -84,6 +84,11 @@ impl Port {
         io::Write::flush(&mut self.port).map_err(|error| classify(&self.name, "flush", error))
     }
 
+    /// Changes the line speed (after a device was told to change its own, e.g. OSDP's COMSET).
+    pub fn set_baud_rate(&mut self, baud_rate: u32) -> Result<(), SerialError> {
+        self.port.set_baud_rate(baud_rate).map_err(|error| classify(&self.name, "set the baud rate", error.into()))
+    }
+
     /// Drops whatever has arrived but not been read.
     pub fn discard_input(&mut self) -> Result<(), SerialError> {
         self.port.clear(ClearBuffer::Input).map_err(|error| classify(&self.name, "discard input", error.into()))

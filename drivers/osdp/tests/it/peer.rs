@@ -334,3 +334,31 @@ fn libosdp_pd_in_install_mode_takes_its_key_by_keyset() {
     let mut turnstile = rig.bus().turnstile(1).unwrap();
     turnstile.pulse(0, Duration::from_secs(1)).unwrap();
 }
+
+#[test]
+fn libosdp_pd_takes_a_new_address_by_comset() {
+    let Some(python) = peer_python() else { return };
+    let mut rig = PeerRig::start(&python, Some(KEY_HEX), PdConfig::secure(1, key(KEY_HEX)));
+    rig.wait_for(Duration::from_secs(10), online);
+    rig.bus().set_communication(1, 5, 9600).unwrap();
+    let command = rig.ask("command");
+    assert!(
+        command.contains("address=5") && command.contains("baud_rate=9600") && command.contains("command=6"),
+        "{command}"
+    );
+    // From now on it answers at 5, on the same secure channel.
+    let until = Instant::now() + Duration::from_secs(5);
+    while !rig.bus().status(5).is_some_and(|s| s.online) {
+        assert!(Instant::now() < until, "not online at 5: {:?}", rig.bus().status(5));
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert!(rig.bus().status(1).is_none());
+    let mut turnstile = rig.bus().turnstile(5).unwrap();
+    turnstile.pulse(0, Duration::from_secs(1)).unwrap();
+    // libosdp tells its application once more when the new settings took effect (ComsetDone).
+    let mut next = rig.ask("command");
+    while next.contains("baud_rate=9600") {
+        next = rig.ask("command");
+    }
+    assert!(next.contains("control_code=5"), "{next}");
+}

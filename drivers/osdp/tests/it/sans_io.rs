@@ -93,7 +93,7 @@ impl Rig {
             .iter()
             .filter_map(|e| match e {
                 AcuEvent::Pd { event, .. } => Some(event.clone()),
-                AcuEvent::Completed { .. } => None,
+                AcuEvent::Completed { .. } | AcuEvent::Speed { .. } => None,
             })
             .collect()
     }
@@ -103,7 +103,7 @@ impl Rig {
             .iter()
             .filter_map(|e| match e {
                 AcuEvent::Completed { outcome, .. } => Some(outcome.clone()),
-                AcuEvent::Pd { .. } => None,
+                AcuEvent::Pd { .. } | AcuEvent::Speed { .. } => None,
             })
             .collect()
     }
