@@ -112,8 +112,9 @@ pub enum Input {
 /// Something the runner must do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Extract and identify this image; answer with [`Input::Identified`].
-    Identify(ImageRef),
+    /// Extract and identify the image the runner takes with [`Lane::take_image`]; answer with
+    /// [`Input::Identified`].
+    Identify,
     /// Append the event; answer with [`Input::Appended`].
     Append(Purpose, Event),
     /// Pulse the output for the duration; answer with [`Input::Pulsed`].
@@ -138,11 +139,6 @@ pub enum Action {
         grant: u64,
     },
 }
-
-/// The image to identify, held by the lane until the runner takes it (images are never cloned
-/// around, nor logged).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ImageRef;
 
 /// Where the lane is in a passage.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -255,7 +251,7 @@ impl Lane {
         }
         self.image = Some(image);
         self.phase = Phase::Identifying;
-        vec![Action::Identify(ImageRef)]
+        vec![Action::Identify]
     }
 
     fn on_identified(&mut self, found: Identification) -> Vec<Action> {

@@ -30,7 +30,7 @@ fn kinds(actions: &[Action]) -> Vec<String> {
         .iter()
         .map(|a| match a {
             Action::Append(_, e) => format!("append {}", e.kind()),
-            Action::Identify(_) => "identify".into(),
+            Action::Identify => "identify".into(),
             Action::Pulse { .. } => "pulse".into(),
             Action::Signal(s) => format!("signal {s:?}"),
             Action::Timer { .. } => "timer".into(),

@@ -10,8 +10,7 @@ use super::reader::{Nudger, Opener};
 /// Watches USB hotplug and nudges the supervisor of the lane whose port a supported reader arrives
 /// on, so it is reopened at once rather than at the next retry. Runs until the watch fails.
 pub async fn nudge_on_usb_arrival(lanes: Vec<(String, Nudger)>) -> Result<(), ReaderError> {
-    let mut hotplug = tally_usb::Hotplug::watch(tally_uru4000::supported)
-        .map_err(|e| ReaderError::Transport { context: "watching USB hotplug".into(), source: Box::new(e) })?;
+    let mut hotplug = tally_usb::Hotplug::watch(tally_uru4000::supported).map_err(ReaderError::from)?;
     loop {
         let event = hotplug.next().await;
         tracing::info!(event = ?event.presence(), "USB reader hotplug");
@@ -36,20 +35,13 @@ impl Opener for UsbPortOpener {
     }
 
     fn open(&mut self) -> Result<Box<dyn Reader>, ReaderError> {
-        let usb = |e: tally_usb::UsbError| match e {
-            tally_usb::UsbError::Disconnected => ReaderError::Disconnected,
-            tally_usb::UsbError::PermissionDenied { path } => ReaderError::PermissionDenied { path },
-            other => {
-                ReaderError::Transport { context: format!("opening {}", self.describe()), source: Box::new(other) }
-            }
-        };
-        let devices = tally_usb::list(tally_uru4000::supported).map_err(usb)?;
+        let devices = tally_usb::list(tally_uru4000::supported).map_err(ReaderError::from)?;
         let device = devices
             .into_iter()
             .find(|d| matches!(d.address(), DeviceAddress::Usb { ref port, .. } if *port == self.port))
             .ok_or(ReaderError::Disconnected)?;
         let model = tally_uru4000::find(device.vendor(), device.product()).ok_or(ReaderError::Disconnected)?;
-        let transport = device.open(0).map_err(usb)?;
+        let transport = device.open(0).map_err(ReaderError::from)?;
         let reader = tally_uru4000::Uru4000::open(transport, model, device.address(), tally_uru4000::varying_seed())?;
         Ok(Box::new(reader))
     }

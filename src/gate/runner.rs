@@ -167,7 +167,7 @@ pub async fn run(parts: LaneParts, shutdown: impl Future<Output = ()>) {
         let now = tokio::time::Instant::now().into_std();
         for action in lane.handle(input, now) {
             match action {
-                Action::Identify(_) => {
+                Action::Identify => {
                     let Some(image) = lane.take_image() else { continue };
                     let (identifier, tx) = (identifier.clone(), tx.clone());
                     tokio::task::spawn_blocking(move || {

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
 
-use tally_device::{Signal, Turnstile, TurnstileError, TurnstileEvent, TurnstileInfo};
+use tally_device::{Turnstile, TurnstileEvent};
 use tally_osdp::{BusConfig, Key, OsdpBus, PdConfig};
 use tracing::{error, info, warn};
 
@@ -25,6 +25,16 @@ use crate::config::{LaneSetting, ReaderSetting};
 /// Why the lanes could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {
+    /// A turnstile bus could not be set up (its configuration, not its port: a missing port is
+    /// waited for).
+    #[error("turnstile bus on {port}")]
+    Bus {
+        /// The bus's port.
+        port: String,
+        /// Why.
+        #[source]
+        source: tally_osdp::OsdpError,
+    },
     /// A controller's key file is missing, unreadable, or readable by others.
     #[error("secure channel key {path}: {problem}")]
     KeyFile {
@@ -41,9 +51,6 @@ pub struct Gate {
     stops: Vec<tokio::sync::oneshot::Sender<()>>,
     supervisors: Vec<ReaderSupervisor>,
     buses: Vec<OsdpBus>,
-    /// Event channels of controllers whose bus could not be opened, kept open so their lanes stay
-    /// up (and locked) rather than stop.
-    unreachable: Vec<Sender<TurnstileEvent>>,
     /// The simulated readers' fingers, by lane id (for `tally demo`).
     pub fingers: HashMap<String, Finger>,
 }
@@ -58,7 +65,6 @@ impl Gate {
             supervisor.stop();
         }
         self.buses.clear();
-        self.unreachable.clear();
     }
 }
 
@@ -74,19 +80,6 @@ pub fn lane_config(setting: &LaneSetting) -> LaneConfig {
         passage_timeout: setting.passage_timeout,
         ledger_retry: std::time::Duration::from_secs(5),
     }
-}
-
-/// An error and its causes on one line ("serial link failed: /dev/x is gone: No such file…"), for
-/// logs and alarm entries.
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// Reads a controller's key: 32 hex digits, in a file nobody but its owner may read.
@@ -110,36 +103,13 @@ fn pd_config(lane: &LaneSetting) -> Result<PdConfig, GateError> {
     }
 }
 
-/// A controller whose bus could not be opened: always offline, saying why.
-struct Unreachable {
-    name: String,
-}
-
-impl Turnstile for Unreachable {
-    fn info(&self) -> TurnstileInfo {
-        TurnstileInfo { name: self.name.clone(), identity: None }
-    }
-    fn pulse(&mut self, _: u8, _: std::time::Duration) -> Result<(), TurnstileError> {
-        Err(TurnstileError::Offline)
-    }
-    fn signal(&mut self, _: Signal) -> Result<(), TurnstileError> {
-        Err(TurnstileError::Offline)
-    }
-}
-
 /// Starts every configured lane on the current tokio runtime.
 pub fn start(
     lanes: &[LaneSetting],
     identifier: Arc<dyn Identifier>,
     ledger: Arc<dyn LedgerSink>,
 ) -> Result<Gate, GateError> {
-    let mut gate = Gate {
-        stops: Vec::new(),
-        supervisors: Vec::new(),
-        buses: Vec::new(),
-        unreachable: Vec::new(),
-        fingers: HashMap::new(),
-    };
+    let mut gate = Gate { stops: Vec::new(), supervisors: Vec::new(), buses: Vec::new(), fingers: HashMap::new() };
     // Turnstile events, per lane.
     let mut turnstiles: HashMap<String, (Box<dyn Turnstile>, std::sync::mpsc::Receiver<TurnstileEvent>)> =
         HashMap::new();
@@ -152,44 +122,25 @@ pub fn start(
         let mut config = BusConfig::new(port, pds);
         config.baud_rate = on_port[0].turnstile_baud;
         let mut senders: HashMap<u8, Sender<TurnstileEvent>> = HashMap::new();
-        match OsdpBus::start_resilient(config) {
-            Ok((bus, events)) => {
-                for lane in &on_port {
-                    let (tx, rx) = std::sync::mpsc::channel();
-                    senders.insert(lane.turnstile_address, tx);
-                    let turnstile: Box<dyn Turnstile> = match bus.turnstile(lane.turnstile_address) {
-                        Ok(t) => Box::new(t),
-                        Err(e) => {
-                            error!(lane = %lane.id, cause = %e, "no handle on the controller");
-                            Box::new(Unreachable { name: format!("OSDP {} on {port}", lane.turnstile_address) })
-                        }
-                    };
-                    turnstiles.insert(lane.id.clone(), (turnstile, rx));
-                }
-                let spawned = std::thread::Builder::new().name("osdp-events".into()).spawn(move || {
-                    while let Ok((address, event)) = events.recv() {
-                        if let Some(tx) = senders.get(&address) {
-                            let _ = tx.send(event);
-                        }
-                    }
-                });
-                if let Err(e) = spawned {
-                    error!(cause = %e, "cannot start the OSDP event thread");
-                }
-                gate.buses.push(bus);
-            }
-            Err(e) => {
-                let e = with_causes(&e);
-                error!(%port, cause = %e, "cannot run the turnstile bus; its lanes stay locked");
-                for lane in &on_port {
-                    let (tx, rx) = std::sync::mpsc::channel();
-                    let _ = tx.send(TurnstileEvent::Offline { reason: e.clone() });
-                    let name = format!("OSDP {} on {port}", lane.turnstile_address);
-                    turnstiles.insert(lane.id.clone(), (Box::new(Unreachable { name }), rx));
-                    gate.unreachable.push(tx);
-                }
-            }
+        let bus_error = |source| GateError::Bus { port: port.to_string(), source };
+        let (bus, events) = OsdpBus::start_resilient(config).map_err(bus_error)?;
+        for lane in &on_port {
+            let (tx, rx) = std::sync::mpsc::channel();
+            senders.insert(lane.turnstile_address, tx);
+            let turnstile: Box<dyn Turnstile> = Box::new(bus.turnstile(lane.turnstile_address).map_err(bus_error)?);
+            turnstiles.insert(lane.id.clone(), (turnstile, rx));
         }
+        let spawned = std::thread::Builder::new().name("osdp-events".into()).spawn(move || {
+            while let Ok((address, event)) = events.recv() {
+                if let Some(tx) = senders.get(&address) {
+                    let _ = tx.send(event);
+                }
+            }
+        });
+        if let Err(e) = spawned {
+            error!(cause = %e, "cannot start the OSDP event thread");
+        }
+        gate.buses.push(bus);
     }
 
     let mut usb_lanes = Vec::new();

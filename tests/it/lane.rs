@@ -90,7 +90,8 @@ pub struct Rig {
     pub dir: tempfile::TempDir,
     pub finger: Finger,
     pub broken: Arc<AtomicBool>,
-    runtime: tokio::runtime::Runtime,
+    // Kept so the lane keeps running for the rig's life.
+    _runtime: tokio::runtime::Runtime,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     _supervisor: ReaderSupervisor,
 }
@@ -116,7 +117,7 @@ impl Rig {
         runtime.spawn(runner::run(parts, async move {
             let _ = stopped.await;
         }));
-        Rig { dir, finger, broken, runtime, stop: Some(stop), _supervisor: supervisor }
+        Rig { dir, finger, broken, _runtime: runtime, stop: Some(stop), _supervisor: supervisor }
     }
 
     /// Every entry after the genesis key entry, decoded.
@@ -163,7 +164,6 @@ impl Drop for Rig {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let _ = &self.runtime;
     }
 }
 

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use aes::Aes128;
 use aes::cipher::{Array, BlockCipherEncrypt, KeyInit};
 use tally_device::{DeviceAddress, Feedback, Image, Reader, ReaderError, ReaderInfo};
-use tally_usb::{EndpointIn, EndpointKind, Setup, Status, UsbError, UsbTransport};
+use tally_usb::{EndpointIn, EndpointKind, Setup, Status, UsbTransport};
 use tracing::{debug, warn};
 
 use crate::frame;
@@ -107,22 +107,13 @@ impl<T: UsbTransport> std::fmt::Debug for Uru4000<T> {
     }
 }
 
-fn usb_error(e: UsbError) -> ReaderError {
-    match e {
-        UsbError::Disconnected => ReaderError::Disconnected,
-        UsbError::PermissionDenied { path } => ReaderError::PermissionDenied { path },
-        UsbError::Stall(what) => ReaderError::Protocol(format!("the device stalled {what}")),
-        other => ReaderError::Transport { context: "USB transfer failed".into(), source: Box::new(other) },
-    }
-}
-
 impl<T: UsbTransport> Uru4000<T> {
     /// Powers the device up and arms it for a finger.
     pub fn open(usb: T, model: &'static Model, address: DeviceAddress, seed: SeedSource) -> Result<Self, ReaderError> {
         let info = ReaderInfo { model: model.name.to_string(), address, has_feedback: false };
         let mut reader =
             Uru4000 { usb, model, info, seed, events: VecDeque::new(), finger_down: false, device_info: [0; 16] };
-        reader.usb.submit_in(INTERRUPT, INTERRUPT_LEN).map_err(usb_error)?;
+        reader.usb.submit_in(INTERRUPT, INTERRUPT_LEN).map_err(ReaderError::from)?;
         reader.start()?;
         Ok(reader)
     }
@@ -139,7 +130,7 @@ impl<T: UsbTransport> Uru4000<T> {
             let _ = self.wait_event(&[EVENT_FINGER_OFF], CLOSE_FINGER_OFF_WAIT)?;
         }
         self.write_reg(REG_MODE, &[MODE_OFF])?;
-        self.usb.cancel_in(INTERRUPT).map_err(usb_error)?;
+        self.usb.cancel_in(INTERRUPT).map_err(ReaderError::from)?;
         Ok(self.usb)
     }
 
@@ -208,7 +199,7 @@ impl<T: UsbTransport> Uru4000<T> {
     }
 
     fn read_reg(&mut self, reg: u16, len: u16) -> Result<Vec<u8>, ReaderError> {
-        let data = self.usb.control_in(Setup::vendor_in(REQUEST, reg, 0, len)).map_err(usb_error)?;
+        let data = self.usb.control_in(Setup::vendor_in(REQUEST, reg, 0, len)).map_err(ReaderError::from)?;
         if data.len() != usize::from(len) {
             return Err(ReaderError::Protocol(format!(
                 "register {reg:#06x}: read {} bytes, expected {len}",
@@ -221,13 +212,13 @@ impl<T: UsbTransport> Uru4000<T> {
 
     fn write_reg(&mut self, reg: u16, data: &[u8]) -> Result<(), ReaderError> {
         let len = u16::try_from(data.len()).map_err(|_| ReaderError::Protocol("register write too long".into()))?;
-        self.usb.control_out(Setup::vendor_out(REQUEST, reg, 0, len), data).map_err(usb_error)?;
+        self.usb.control_out(Setup::vendor_out(REQUEST, reg, 0, len), data).map_err(ReaderError::from)?;
         self.collect_events()
     }
 
     /// Takes any interrupt that has already arrived and queues the next one.
     fn collect_events(&mut self) -> Result<(), ReaderError> {
-        while let Some(done) = self.usb.poll_in(INTERRUPT).map_err(usb_error)? {
+        while let Some(done) = self.usb.poll_in(INTERRUPT).map_err(ReaderError::from)? {
             self.interrupt(done)?;
         }
         Ok(())
@@ -239,7 +230,7 @@ impl<T: UsbTransport> Uru4000<T> {
             Status::Disconnected => return Err(ReaderError::Disconnected),
             other => return Err(ReaderError::Protocol(format!("the interrupt endpoint failed: {other:?}"))),
         }
-        self.usb.submit_in(INTERRUPT, INTERRUPT_LEN).map_err(usb_error)?;
+        self.usb.submit_in(INTERRUPT, INTERRUPT_LEN).map_err(ReaderError::from)?;
         let Some(&[hi, lo]) = done.data.get(..2).and_then(|b| <&[u8; 2]>::try_from(b).ok()) else {
             warn!(reader = %self.info.address, bytes = done.data.len(), "interrupt too short; ignored");
             return Ok(());
@@ -263,7 +254,7 @@ impl<T: UsbTransport> Uru4000<T> {
                 debug!(reader = %self.info.address, event, "interrupt ignored");
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.usb.wait_in(INTERRUPT, left).map_err(usb_error)? {
+            match self.usb.wait_in(INTERRUPT, left).map_err(ReaderError::from)? {
                 Some(done) => self.interrupt(done)?,
                 None => return Ok(None),
             }
@@ -272,10 +263,10 @@ impl<T: UsbTransport> Uru4000<T> {
 
     /// Reads one frame after a finger-on event; `None` if the device sent none in time.
     fn read_frame(&mut self) -> Result<Vec<u8>, ReaderError> {
-        self.usb.submit_in(IMAGE, IMAGE_READ_LEN).map_err(usb_error)?;
+        self.usb.submit_in(IMAGE, IMAGE_READ_LEN).map_err(ReaderError::from)?;
         self.write_reg(REG_MODE, &[MODE_CAPTURE])?;
-        let Some(done) = self.usb.wait_in(IMAGE, FRAME_WAIT).map_err(usb_error)? else {
-            self.usb.cancel_in(IMAGE).map_err(usb_error)?;
+        let Some(done) = self.usb.wait_in(IMAGE, FRAME_WAIT).map_err(ReaderError::from)? else {
+            self.usb.cancel_in(IMAGE).map_err(ReaderError::from)?;
             return Err(ReaderError::CaptureFailed(format!("no image within {FRAME_WAIT:?}")));
         };
         match done.status {

@@ -183,6 +183,20 @@ pub enum UsbError {
     Replay(#[from] crate::replay::ReplayError),
 }
 
+/// A USB failure in the classes a lane acts on: gone, refused, a device that broke protocol (a
+/// stall), or anything else below the protocol.
+impl From<UsbError> for tally_device::ReaderError {
+    fn from(e: UsbError) -> tally_device::ReaderError {
+        use tally_device::ReaderError;
+        match e {
+            UsbError::Disconnected => ReaderError::Disconnected,
+            UsbError::PermissionDenied { path } => ReaderError::PermissionDenied { path },
+            UsbError::Stall(what) => ReaderError::Protocol(format!("the device stalled {what}")),
+            other => ReaderError::Transport { context: "USB transfer failed".into(), source: Box::new(other) },
+        }
+    }
+}
+
 /// The transfers a driver makes. Blocking; a driver runs on a thread of its own.
 pub trait UsbTransport: Send {
     /// A control transfer that reads `setup.length` bytes (or fewer, if the device says so).
