@@ -10,6 +10,7 @@
 //! - [`store`]: the SQLite database; the only module that speaks SQL.
 //! - [`fingerprint`]: images, extraction, ISO/ANSI templates, matching; pure computation.
 //! - [`parallel`]: spreading independent work over threads.
+//! - [`people`]: the register's vocabulary, the template vault and the identification gallery.
 //! - [`gate`]: each lane's reader kept open (and, next, the lane's state machine).
 //! - [`ledger`]: canonical entries, the RFC 6962 tree, signed C2SP checkpoints, proofs, export, verify.
 //! - [`auth`]: API tokens and roles.
@@ -25,4 +26,5 @@ pub mod fingerprint;
 pub mod gate;
 pub mod ledger;
 pub mod parallel;
+pub mod people;
 pub mod store;

@@ -111,6 +111,10 @@ events! {
     RollcallClosed(RollcallClosed) = "rollcall_closed",
     /// Something needs a human: tamper, power, offline device, duress, a released person seen.
     Alarm(Alarm) = "alarm",
+    /// A person was entered in the register (by id and category only: names stay in the store).
+    Registration(Registration) = "registration",
+    /// A roll-call's counts were set aside to count again; its roster stays as it was.
+    RollcallRecount(RollcallRecount) = "rollcall_recount",
 }
 
 /// Body of `boot`.
@@ -345,6 +349,30 @@ pub struct Alarm {
     pub source: String,
 }
 
+/// Body of `registration`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Registration {
+    /// `inmate`, `staff` or `visitor`.
+    pub category: String,
+    /// The officer who registered the person.
+    pub officer: String,
+    /// Person id.
+    pub person: String,
+    /// The zone the person is in now (an inmate at reception), or `None` when outside the facility.
+    pub zone: Option<String>,
+}
+
+/// Body of `rollcall_recount`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollcallRecount {
+    /// Roll-call id.
+    pub rollcall: String,
+    /// Supervisor who asked for it.
+    pub supervisor: String,
+}
+
 /// Why bytes are not a valid entry.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EntryError {
@@ -547,6 +575,13 @@ mod tests {
                 supervisor: s("s"),
             }),
             Event::Alarm(Alarm { code: s("tamper"), detail: s("d"), source: s("s") }),
+            Event::Registration(Registration {
+                category: s("inmate"),
+                officer: s("o"),
+                person: s("p"),
+                zone: Some(s("reception")),
+            }),
+            Event::RollcallRecount(RollcallRecount { rollcall: s("r"), supervisor: s("s") }),
         ]
     }
 
@@ -586,7 +621,7 @@ mod tests {
 
     #[test]
     fn every_kind_has_a_name() {
-        assert_eq!(KINDS.len(), 16);
+        assert_eq!(KINDS.len(), 18);
         assert!(KINDS.contains(&"rollcall_counted"));
     }
 }

@@ -1,0 +1,1 @@
+//! The identification gallery (being written).

@@ -1,0 +1,1 @@
+//! AES-256-GCM sealing of templates and photos (being written).
