@@ -4,9 +4,11 @@
 //! on (WAL, `synchronous=FULL`: a transaction that returned from commit survives a power cut), and offers
 //! each part typed operations grouped by the guarantee they give: the ledger's append transaction
 //! ([`ledger::LedgerTx`], durable once `commit` returns), consistent read snapshots
-//! ([`ledger::LedgerView`]), API tokens ([`tokens`]). It knows nothing of hashing or signing.
+//! ([`ledger::LedgerView`]), API tokens ([`tokens`]), the register of people and their sealed templates
+//! ([`people`]). It knows nothing of hashing, signing or encryption.
 
 pub mod ledger;
+pub mod people;
 pub mod tokens;
 
 use std::path::{Path, PathBuf};
@@ -57,6 +59,30 @@ const MIGRATIONS: &[&str] = &[
         revoked TEXT
     ) STRICT;
     CREATE UNIQUE INDEX tokens_active_name ON tokens (name) WHERE revoked IS NULL;",
+    // 2: the register: people (photo sealed by the vault) and their sealed templates, one per finger.
+    // Status and zone are not stored: the census derives them from the ledger.
+    "CREATE TABLE people (
+        id            TEXT PRIMARY KEY,
+        category      TEXT NOT NULL,
+        given_names   TEXT NOT NULL,
+        family_name   TEXT NOT NULL,
+        date_of_birth TEXT,
+        national_id   TEXT,
+        photo         BLOB,
+        created       TEXT NOT NULL,
+        updated       TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX people_by_name ON people (family_name, given_names, id);
+    CREATE TABLE templates (
+        id      INTEGER PRIMARY KEY,
+        person  TEXT NOT NULL REFERENCES people (id),
+        finger  INTEGER NOT NULL CHECK (finger BETWEEN 1 AND 10),
+        duress  INTEGER NOT NULL CHECK (duress IN (0, 1)),
+        quality INTEGER NOT NULL,
+        sealed  BLOB NOT NULL,
+        created TEXT NOT NULL,
+        UNIQUE (person, finger)
+    ) STRICT;",
 ];
 
 /// Errors of the store.
