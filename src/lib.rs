@@ -11,6 +11,7 @@
 //! - [`fingerprint`]: images, extraction, ISO/ANSI templates, matching; pure computation.
 //! - [`parallel`]: spreading independent work over threads.
 //! - [`people`]: the register's vocabulary, the template vault and the identification gallery.
+//! - [`policy`]: the access decision (status, registration, rules and hours, anti-passback, duress); pure.
 //! - [`gate`]: each lane's reader kept open (and, next, the lane's state machine).
 //! - [`ledger`]: canonical entries, the RFC 6962 tree, signed C2SP checkpoints, proofs, export, verify.
 //! - [`auth`]: API tokens and roles.
@@ -27,4 +28,5 @@ pub mod gate;
 pub mod ledger;
 pub mod parallel;
 pub mod people;
+pub mod policy;
 pub mod store;

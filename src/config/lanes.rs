@@ -107,7 +107,8 @@ fn in_range(
     }
 }
 
-fn id(v: Spanned<String>, what: &str) -> Result<String, Refusal> {
+/// Checks an id (lane, zone): what [`valid_id`] accepts.
+pub(super) fn id(v: Spanned<String>, what: &str) -> Result<String, Refusal> {
     if valid_id(v.get_ref()) {
         Ok(v.into_inner())
     } else {
@@ -116,6 +117,11 @@ fn id(v: Spanned<String>, what: &str) -> Result<String, Refusal> {
 }
 
 impl RawLane {
+    /// The spans of `from_zone` and `to_zone`, for refusals made once the zones are known.
+    pub(super) fn zone_spans(&self) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        (self.from_zone.span(), self.to_zone.span())
+    }
+
     pub(super) fn validate(self) -> Result<LaneSetting, Refusal> {
         let lane = id(self.id, "lane id")?;
         let to_span = self.to_zone.span();

@@ -10,6 +10,8 @@
 //! [facility]
 //! id = "makala"                 # part of the ledger's name: letters, digits, '.', '_', '-'
 //! name = "Makala Central Prison"
+//! outside = "outside"           # the zone beyond the walls; see [`access`]
+//! utc_offset = "+01:00"         # local time of access windows
 //!
 //! [appliance]
 //! id = "gate-north-1"           # default: derived from /etc/machine-id at first start
@@ -19,6 +21,12 @@
 //!
 //! [[lane]]                      # one per turnstile; see [`lanes`]
 //! id = "north-in"
+//!
+//! [[zone]]                      # the facility's zones; see [`access`]
+//! id = "reception"
+//!
+//! [access]                      # anti-passback and [[access.rule]]s; see [`access`]
+//! anti_passback = "hard"
 //! ```
 
 use std::net::SocketAddr;
@@ -27,8 +35,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+pub mod access;
 pub mod lanes;
 
+pub use access::{AccessSetting, AntiPassback, Hours, RuleSetting, ZoneSet, ZoneSetting};
 pub use lanes::{LaneSetting, ReaderSetting};
 
 /// Default data directory, relative to the working directory.
@@ -79,6 +89,14 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The lanes (turnstiles) this appliance runs.
     pub lanes: Vec<LaneSetting>,
+    /// Id of the zone outside the walls.
+    pub outside: String,
+    /// Offset of local time from UTC, for access windows (the appliance clock is UTC).
+    pub utc_offset: time::UtcOffset,
+    /// The facility's zones, the outside excluded: those declared, else those the lanes name.
+    pub zones: Vec<ZoneSetting>,
+    /// Anti-passback and access rules.
+    pub access: AccessSetting,
 }
 
 impl Default for Config {
@@ -90,6 +108,10 @@ impl Default for Config {
             appliance_id: None,
             listen: DEFAULT_LISTEN.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))),
             lanes: Vec::new(),
+            outside: access::DEFAULT_OUTSIDE.into(),
+            utc_offset: time::UtcOffset::UTC,
+            zones: Vec::new(),
+            access: AccessSetting::default(),
         }
     }
 }
@@ -106,6 +128,10 @@ struct Raw {
     api: RawApi,
     #[serde(default)]
     lane: Vec<Spanned<lanes::RawLane>>,
+    #[serde(default)]
+    zone: Vec<Spanned<access::RawZone>>,
+    #[serde(default)]
+    access: access::RawAccess,
 }
 
 #[derive(Deserialize, Default)]
@@ -113,6 +139,8 @@ struct Raw {
 struct RawFacility {
     id: Option<Spanned<String>>,
     name: Option<Spanned<String>>,
+    outside: Option<Spanned<String>>,
+    utc_offset: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -182,14 +210,29 @@ impl Config {
                 invalid(l.span(), format!("listen {:?} is not an address like 127.0.0.1:8080", l.get_ref()))
             })?;
         }
+        let refused = |(span, reason): lanes::Refusal| invalid(span, reason);
+        c.outside = access::outside(raw.facility.outside).map_err(refused)?;
+        c.utc_offset = access::utc_offset(raw.facility.utc_offset).map_err(refused)?;
         let mut checked = Vec::new();
+        let mut zone_spans = Vec::new();
         for lane in raw.lane {
             let span = lane.span();
+            zone_spans.push(lane.get_ref().zone_spans());
             let setting = lane.into_inner().validate().map_err(|(span, reason)| invalid(span, reason))?;
             checked.push((span, setting));
         }
         lanes::check_together(&checked).map_err(|(span, reason)| invalid(span, reason))?;
         c.lanes = checked.into_iter().map(|(_, lane)| lane).collect();
+        let declared = !raw.zone.is_empty();
+        if declared {
+            c.zones = access::declared_zones(raw.zone, &c.outside).map_err(refused)?;
+            for (lane, spans) in c.lanes.iter().zip(&zone_spans) {
+                access::check_lane(lane, spans, &c.zones, &c.outside).map_err(refused)?;
+            }
+        } else {
+            c.zones = access::lane_zones(&c.lanes, &c.outside);
+        }
+        c.access = raw.access.validate(declared.then_some(c.zones.as_slice()), &c.outside).map_err(refused)?;
         Ok(c)
     }
 
@@ -293,5 +336,8 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("provisioning/tally.toml");
         let c = Config::load(Some(&path)).unwrap();
         assert!(c.facility_id.is_some());
+        assert_eq!(c.utc_offset, time::UtcOffset::from_hms(1, 0, 0).unwrap());
+        assert!(c.zones.iter().any(|z| z.id == "reception" && z.name == "Reception"));
+        assert!(c.access.rules.len() > 1 && c.access.rules != access::default_rules());
     }
 }
