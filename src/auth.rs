@@ -37,6 +37,26 @@ pub enum Action {
     ReadLedger,
     /// Write an officer's note into the ledger.
     WriteNote,
+    /// Read the register: people, their photos, status and whereabouts; identify a finger.
+    ReadPeople,
+    /// Register people and correct their identity fields and photos.
+    WritePeople,
+    /// Enrol fingers.
+    Enrol,
+    /// Change a person's custody or duty status.
+    ChangeStatus,
+    /// See the lanes and the live stream of scans.
+    ReadLanes,
+    /// Let a person through without a fingerprint (as the guard, or as the second officer).
+    Override,
+    /// Read headcounts, zones' counts, roll-call results and alarms.
+    ReadCounts,
+    /// Start, recount and close roll-calls.
+    RunRollcall,
+    /// Count people in a roll-call (handheld).
+    CountRollcall,
+    /// Read the API's OpenAPI document.
+    ReadApiDocs,
 }
 
 impl Role {
@@ -62,6 +82,11 @@ impl Role {
         match action {
             Action::ReadLedger => matches!(self, Supervisor | Auditor | Admin),
             Action::WriteNote => matches!(self, Guard | Enroller | Supervisor | Admin),
+            Action::ReadPeople => matches!(self, Guard | Enroller | Supervisor | Admin),
+            Action::WritePeople | Action::Enrol => matches!(self, Enroller | Supervisor | Admin),
+            Action::ChangeStatus | Action::RunRollcall => matches!(self, Supervisor | Admin),
+            Action::ReadLanes | Action::Override | Action::CountRollcall => matches!(self, Guard | Supervisor | Admin),
+            Action::ReadCounts | Action::ReadApiDocs => true,
         }
     }
 }
@@ -168,6 +193,18 @@ mod tests {
         assert_eq!(authenticate(&store, "").unwrap(), None);
         assert!(matches!(create(&mut store, "x y", "guard", "now"), Err(AuthError::BadName(_))));
         assert!(matches!(create(&mut store, "x", "warden", "now"), Err(AuthError::BadRole(_))));
+    }
+
+    #[test]
+    fn the_table_keeps_each_role_to_its_work() {
+        // Auditors read counts and the ledger, and change nothing; they never see the register.
+        assert!(Role::Auditor.may(Action::ReadCounts));
+        for a in [Action::ReadPeople, Action::Enrol, Action::Override, Action::RunRollcall, Action::ChangeStatus] {
+            assert!(!Role::Auditor.may(a), "{a:?}");
+        }
+        assert!(Role::Guard.may(Action::Override) && !Role::Guard.may(Action::Enrol));
+        assert!(Role::Enroller.may(Action::Enrol) && !Role::Enroller.may(Action::RunRollcall));
+        assert!(Role::Supervisor.may(Action::RunRollcall) && Role::Supervisor.may(Action::ChangeStatus));
     }
 
     #[test]

@@ -12,15 +12,19 @@
 //! - [`parallel`]: spreading independent work over threads.
 //! - [`people`]: the register's vocabulary, the template vault and the identification gallery.
 //! - [`policy`]: the access decision (status, registration, rules and hours, anti-passback, duress); pure.
-//! - [`gate`]: each lane's reader kept open (and, next, the lane's state machine).
+//! - [`gate`]: the lanes: readers kept open, the state machine from finger to passage, the policy's verdict.
 //! - [`ledger`]: canonical entries, the RFC 6962 tree, signed C2SP checkpoints, proofs, export, verify.
+//! - [`census`]: where everyone is, headcounts and roll-calls: a fold over the ledger, kept current.
 //! - [`auth`]: API tokens and roles.
+//! - [`app`]: the appliance's parts put together (vault, gallery, census, policy, lanes) for `serve`.
 //! - [`api`]: the axum routes, their errors and the ledger writer task behind them.
 //!
 //! The binary (`main.rs` and its `cli` module) parses the command line and runs the commands on these.
 
 pub mod api;
+pub mod app;
 pub mod auth;
+pub mod census;
 pub mod clock;
 pub mod config;
 pub mod fingerprint;

@@ -16,18 +16,53 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    detail: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
 struct Body<'a> {
     error: &'a str,
     message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a serde_json::Value>,
+}
+
+/// Every error's body, for the OpenAPI document.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable code (`invalid_body`, `not_found`, `forbidden`, …).
+    pub error: String,
+    /// What went wrong, for people.
+    pub message: String,
+    /// Structured detail where a client can act on it (the candidates of a duplicate enrolment).
+    pub detail: Option<serde_json::Value>,
 }
 
 impl ApiError {
     /// An error with a status, a stable code and a message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), detail: None }
+    }
+
+    /// The same error with structured detail for the client.
+    pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+
+    /// 404 for a thing a route names that does not exist.
+    pub fn no_such(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    /// 409: the request conflicts with what exists.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::CONFLICT, code, message)
+    }
+
+    /// 422: well-formed, but cannot be used (a poor capture).
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }
 
     /// 400 with code `code`.
@@ -69,7 +104,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut res = (self.status, Json(Body { error: self.code, message: &self.message })).into_response();
+        let body = Body { error: self.code, message: &self.message, detail: self.detail.as_ref() };
+        let mut res = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

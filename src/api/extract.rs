@@ -66,18 +66,42 @@ pub trait Permission {
     const ACTION: Action;
 }
 
-/// Reading checkpoints, entries and proofs.
-#[derive(Debug)]
-pub struct ReadLedger;
-impl Permission for ReadLedger {
-    const ACTION: Action = Action::ReadLedger;
+macro_rules! permissions {
+    ($( $(#[$doc:meta])* $name:ident, )*) => {$(
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
+        impl Permission for $name {
+            const ACTION: Action = Action::$name;
+        }
+    )*};
 }
 
-/// Writing an officer's note.
-#[derive(Debug)]
-pub struct WriteNote;
-impl Permission for WriteNote {
-    const ACTION: Action = Action::WriteNote;
+permissions! {
+    /// Reading checkpoints, entries and proofs.
+    ReadLedger,
+    /// Writing an officer's note.
+    WriteNote,
+    /// Reading the register and identifying.
+    ReadPeople,
+    /// Registering people and correcting them.
+    WritePeople,
+    /// Enrolling fingers.
+    Enrol,
+    /// Changing a status.
+    ChangeStatus,
+    /// Seeing lanes and the live stream.
+    ReadLanes,
+    /// Overriding at a lane.
+    Override,
+    /// Reading counts and alarms.
+    ReadCounts,
+    /// Running roll-calls.
+    RunRollcall,
+    /// Counting in a roll-call.
+    CountRollcall,
+    /// Reading the OpenAPI document.
+    ReadApiDocs,
 }
 
 /// A caller whose token's role may do `P`. Extracted before the body and the query, so a caller without
@@ -95,6 +119,11 @@ impl<P: Permission + Send + Sync> FromRequestParts<AppState> for Caller<P> {
         }
         Ok(Caller(principal, std::marker::PhantomData))
     }
+}
+
+/// The holder of a token given in a body (the second officer of an override), or `None`.
+pub async fn principal_of(state: &AppState, secret: String) -> Result<Option<Principal>, ApiError> {
+    state.with_store(move |store| crate::auth::authenticate(store, &secret)).await
 }
 
 /// The holder of the request's bearer token (401 when there is none or it is not valid).

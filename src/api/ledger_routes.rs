@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::AppState;
-use super::error::ApiError;
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, ErrorBody};
 use super::extract::{Caller, Json, Query, ReadLedger, WriteNote};
 use crate::ledger::entry::{Event, Note};
 use crate::ledger::reader::{ConsistencyProof, InclusionProof};
@@ -15,26 +17,35 @@ use crate::ledger::reader::{ConsistencyProof, InclusionProof};
 /// Most entries answered at once.
 const MAX_PAGE: u64 = 1000;
 /// `GET /api/v1/ledger/checkpoint`: the latest signed checkpoint, as C2SP text.
+#[utoipa::path(get, path = "/api/v1/ledger/checkpoint", tag = "ledger",
+    responses((status = 200, description = "the latest signed checkpoint (C2SP signed note)", content_type = "text/plain")))]
 pub async fn checkpoint(State(state): State<AppState>, _: Caller<ReadLedger>) -> Result<impl IntoResponse, ApiError> {
     let (_, note) = state.with_reader(|r| r.latest_checkpoint()).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub(super) struct EntriesQuery {
+    /// First sequence number (default 0).
     #[serde(default)]
     from: u64,
+    /// Most entries (1–1000, default 100).
     limit: Option<u64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(super) struct EntriesPage {
+    /// Sequence number of the first entry.
     from: u64,
+    /// Entries, as their canonical JSON (RFC 8785).
+    #[schema(value_type = Vec<Object>)]
     entries: Vec<Box<RawValue>>,
 }
 
 /// `GET /api/v1/ledger/entries?from=&limit=`: entries as their canonical JSON.
+#[utoipa::path(get, path = "/api/v1/ledger/entries", tag = "ledger", params(EntriesQuery),
+    responses((status = 200, body = EntriesPage), (status = 400, body = ErrorBody)))]
 pub async fn entries(
     State(state): State<AppState>,
     _: Caller<ReadLedger>,
@@ -54,14 +65,19 @@ pub async fn entries(
     Ok(axum::Json(EntriesPage { from, entries }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub(super) struct InclusionQuery {
+    /// The entry's sequence number.
     index: u64,
+    /// Tree size (default: the latest checkpoint).
     size: Option<u64>,
 }
 
 /// `GET /api/v1/ledger/proof/inclusion?index=&size=`.
+#[utoipa::path(get, path = "/api/v1/ledger/proof/inclusion", tag = "ledger", params(InclusionQuery),
+    responses((status = 200, description = "RFC 6962 inclusion proof", body = Object), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
 pub async fn inclusion(
     State(state): State<AppState>,
     _: Caller<ReadLedger>,
@@ -70,14 +86,19 @@ pub async fn inclusion(
     Ok(axum::Json(state.with_reader(move |r| r.inclusion_proof(q.index, q.size)).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ConsistencyQuery {
+    /// The older tree size.
     from: u64,
+    /// The newer tree size (default: the latest checkpoint).
     to: Option<u64>,
 }
 
 /// `GET /api/v1/ledger/proof/consistency?from=&to=`.
+#[utoipa::path(get, path = "/api/v1/ledger/proof/consistency", tag = "ledger", params(ConsistencyQuery),
+    responses((status = 200, description = "RFC 6962 consistency proof", body = Object), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
 pub async fn consistency(
     State(state): State<AppState>,
     _: Caller<ReadLedger>,
@@ -86,18 +107,22 @@ pub async fn consistency(
     Ok(axum::Json(state.with_reader(move |r| r.consistency_proof(q.from, q.to)).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NoteBody {
+    /// The note (at most 4000 characters).
     text: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(super) struct NoteCreated {
+    /// The note's sequence number.
     seq: u64,
 }
 
 /// `POST /api/v1/log/notes` `{"text": …}`: appends a note by the token's holder; answers once durable.
+#[utoipa::path(post, path = "/api/v1/log/notes", tag = "ledger", request_body = NoteBody,
+    responses((status = 201, body = NoteCreated), (status = 400, body = ErrorBody)))]
 pub async fn post_note(
     State(state): State<AppState>,
     Caller(caller, _): Caller<WriteNote>,

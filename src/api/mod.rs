@@ -1,13 +1,26 @@
 //! The local HTTP API (axum): routes, roles and errors. Only this module chooses HTTP statuses.
 //!
+//! - [`people`]: the register — people, photos, status changes, enrolment of fingers, identification;
+//! - [`census_routes`]: headcount, zones and their occupants, alarms, the live event stream (SSE);
+//! - [`rollcalls`]: roll-calls from start to signed close, and the printable count sheet;
+//! - [`lanes`]: the lanes' state and officers' overrides;
+//! - [`ledger_routes`]: checkpoints, entries, proofs, notes;
+//! - [`openapi`]: the OpenAPI 3 document, generated from the handlers' annotations by utoipa, and the
+//!   router built from the same list (`/api/openapi.json`).
+//!
 //! [`serve`] takes its listener and a shutdown future, so the binary passes Ctrl-C and SIGTERM and the
 //! tests bind `127.0.0.1:0`. Every route but `/healthz` needs a bearer token whose role may do what the
 //! route does ([`crate::auth::Role::may`]). Reads run on pooled read-only connections; writes go through
 //! the one ledger [`writer::Writer`] and are answered only once durable.
 
+mod census_routes;
 pub mod error;
 pub mod extract;
+mod lanes;
 mod ledger_routes;
+mod openapi;
+mod people;
+mod rollcalls;
 pub mod writer;
 
 use std::future::Future;
@@ -15,17 +28,22 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::get;
 use tokio::net::TcpListener;
 
+use crate::app::Facility;
+use crate::ledger::entry::Event;
 use crate::ledger::{LedgerError, LedgerReader};
 use crate::store::{Open, Store, StoreError};
 use error::ApiError;
 use writer::Writer;
 
-/// Largest request body accepted by any route.
+/// Largest request body accepted by any route but those that take images.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Largest body of the routes that take a fingerprint image or a photo (base64 inside JSON).
+pub const MAX_IMAGE_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// How long a write waits for the census to fold it before answering anyway.
+const CENSUS_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Idle connections kept per pool.
 const POOL_SIZE: usize = 8;
 
@@ -38,6 +56,9 @@ pub struct AppState {
 #[derive(Debug)]
 struct Inner {
     writer: Writer,
+    facility: Arc<Facility>,
+    /// Roll-call starts one at a time, so two never take the same id.
+    rollcall_start: tokio::sync::Mutex<()>,
     data_dir: PathBuf,
     /// Idle read connections. A std Mutex: it is held only to push or pop, never across an await.
     readers: Mutex<Vec<LedgerReader>>,
@@ -46,11 +67,13 @@ struct Inner {
 }
 
 impl AppState {
-    /// State for a ledger in `data_dir` written through `writer`.
-    pub fn new(writer: Writer, data_dir: PathBuf) -> Self {
+    /// State for a ledger in `data_dir` written through `writer`, and the facility's parts.
+    pub fn new(writer: Writer, data_dir: PathBuf, facility: Arc<Facility>) -> Self {
         AppState {
             inner: Arc::new(Inner {
                 writer,
+                facility,
+                rollcall_start: tokio::sync::Mutex::new(()),
                 data_dir,
                 readers: Mutex::new(Vec::new()),
                 stores: Mutex::new(Vec::new()),
@@ -61,6 +84,34 @@ impl AppState {
     /// The ledger writer.
     pub fn writer(&self) -> &Writer {
         &self.inner.writer
+    }
+
+    /// The facility: vault, gallery, census, policy, lanes.
+    pub fn facility(&self) -> &Facility {
+        &self.inner.facility
+    }
+
+    /// Appends `events` and answers once they are durable and folded into the census, so what the
+    /// caller reads next shows them. Returns their sequence numbers.
+    pub async fn record(&self, events: Vec<Event>) -> Result<Vec<u64>, ApiError> {
+        let appended = self.inner.writer.append(events).await?;
+        if let Some(&last) = appended.seqs.last() {
+            let census = self.inner.facility.census.clone();
+            if tokio::time::timeout(CENSUS_WAIT, census.wait_for(last)).await.is_err() {
+                tracing::warn!(seq = last, "the census did not fold a durable entry in time");
+            }
+        }
+        Ok(appended.seqs)
+    }
+
+    /// Runs `f` on the census as it is now.
+    pub fn census<T>(&self, f: impl FnOnce(&crate::census::Census) -> T) -> T {
+        self.inner.facility.census.read(f)
+    }
+
+    /// Runs CPU-bound work (extraction, identification) on the blocking pool.
+    pub async fn compute<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+        tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::unavailable("compute task", &e))
     }
 
     /// Runs `f` on a pooled ledger reader, off the async threads.
@@ -107,18 +158,20 @@ fn pooled<C, T, E>(
     out
 }
 
-/// The routes.
+/// The routes, and the OpenAPI document built from the same list.
 pub fn router(state: AppState) -> Router {
+    let (api, doc) = openapi::routes();
+    // Written once: the document is fixed for the life of the process.
+    let doc: Arc<str> = doc.to_json().unwrap_or_else(|_| "{}".into()).into();
     Router::new()
         .route("/healthz", get(health))
-        .route("/api/v1/ledger/checkpoint", get(ledger_routes::checkpoint))
-        .route("/api/v1/ledger/entries", get(ledger_routes::entries))
-        .route("/api/v1/ledger/proof/inclusion", get(ledger_routes::inclusion))
-        .route("/api/v1/ledger/proof/consistency", get(ledger_routes::consistency))
-        .route("/api/v1/log/notes", post(ledger_routes::post_note))
+        .merge(api)
+        .route(
+            "/api/openapi.json",
+            get(move |caller: extract::Caller<extract::ReadApiDocs>| openapi::document(caller, doc.clone())),
+        )
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
 }

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{error, info, warn};
 
 use crate::clock::Clock;
@@ -43,6 +43,8 @@ enum Request {
 #[derive(Debug, Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Request>,
+    /// The ledger's size after the writer's last commit.
+    size: watch::Receiver<u64>,
 }
 
 impl std::fmt::Debug for Request {
@@ -58,15 +60,21 @@ impl std::fmt::Debug for Request {
 impl Writer {
     /// Starts the writer thread on `ledger`. `data_dir` and `clock` are kept to reopen it after a fatal error.
     pub fn spawn(
-        ledger: Ledger,
+        mut ledger: Ledger,
         data_dir: std::path::PathBuf,
         clock: Arc<dyn Clock>,
     ) -> std::io::Result<(Writer, JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel(QUEUE);
+        let (size_tx, size) = watch::channel(ledger.size().unwrap_or(0));
         let thread = std::thread::Builder::new()
             .name("ledger-writer".into())
-            .spawn(move || run(Some(ledger), rx, &data_dir, clock))?;
-        Ok((Writer { tx }, thread))
+            .spawn(move || run(Some(ledger), rx, &data_dir, clock, &size_tx))?;
+        Ok((Writer { tx, size }, thread))
+    }
+
+    /// Sees the ledger's size change after every commit (the census follows the ledger with it).
+    pub fn sizes(&self) -> watch::Receiver<u64> {
+        self.size.clone()
     }
 
     /// Appends events; returns once they are durable.
@@ -96,7 +104,13 @@ impl Writer {
     }
 }
 
-fn run(mut ledger: Option<Ledger>, mut rx: mpsc::Receiver<Request>, data_dir: &std::path::Path, clock: Arc<dyn Clock>) {
+fn run(
+    mut ledger: Option<Ledger>,
+    mut rx: mpsc::Receiver<Request>,
+    data_dir: &std::path::Path,
+    clock: Arc<dyn Clock>,
+    size: &watch::Sender<u64>,
+) {
     let mut shutdown = None;
     while let Some(first) = rx.blocking_recv() {
         let mut batch = Vec::new();
@@ -138,6 +152,9 @@ fn run(mut ledger: Option<Ledger>, mut rx: mpsc::Receiver<Request>, data_dir: &s
         {
             error!(cause = %fatal, "ledger write failed fatally; reopening from disk before the next write");
             ledger = None;
+        }
+        if let Some(Ok(now)) = ledger.as_mut().map(Ledger::size) {
+            size.send_if_modified(|s| std::mem::replace(s, now) != now);
         }
         if shutdown.is_some() {
             break;

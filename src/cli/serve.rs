@@ -58,8 +58,8 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
                 }
             })
         };
-        let gate = start_lanes(cfg, &writer)?;
-        api::serve(listener, AppState::new(writer.clone(), dir.clone()), stop).await?;
+        let (facility, gate) = tally::app::start(cfg, ctx.clock.clone(), &writer).context("starting the appliance")?;
+        api::serve(listener, AppState::new(writer.clone(), dir.clone(), std::sync::Arc::new(facility)), stop).await?;
         if let Some(gate) = gate {
             gate.stop();
         }
@@ -71,24 +71,6 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     writer_thread.join().map_err(|_| anyhow::anyhow!("the ledger writer panicked"))?;
     info!("stopped");
     Ok(())
-}
-
-/// Starts the configured lanes, if any. Everyone enrolled is identified through the index; until
-/// people are enrolled (the people issue), the index is empty and every scan is refused as `no_match`.
-fn start_lanes(cfg: &tally::config::Config, writer: &Writer) -> anyhow::Result<Option<tally::gate::service::Gate>> {
-    if cfg.lanes.is_empty() {
-        return Ok(None);
-    }
-    let index = tally::fingerprint::index::Index::new(tally::fingerprint::index::IndexConfig::default());
-    let identifier = tally::gate::runner::EngineIdentifier {
-        index: std::sync::Arc::new(index),
-        owners: Default::default(),
-        max_fmr: tally::gate::runner::DEFAULT_MAX_FMR,
-    };
-    let gate =
-        tally::gate::service::start(&cfg.lanes, std::sync::Arc::new(identifier), std::sync::Arc::new(writer.clone()))
-            .context("starting the lanes")?;
-    Ok(Some(gate))
 }
 
 /// Takes over SIGINT and SIGTERM, before anything else happens, and resolves when one arrives. A signal

@@ -11,8 +11,11 @@
 //! Idle ─image─▶ Identifying ─match─▶ CommittingGrant ─grant durable─▶ Releasing ─pulse acked─▶
 //!   AwaitingPassage ─passage input─▶ (append passage) Idle
 //!                   └─timeout──────▶ (append passage_timeout) Idle
-//! Identifying ─no match─▶ (append denial, signal denied) Idle
+//! Identifying ─no match, or the policy refuses─▶ (append denial, signal denied) Idle
+//! Idle ─override─▶ (append override) CommittingGrant …
 //! ```
+//! The access policy's verdict comes with the identification (the runner asks it); the lane only
+//! carries it out, raising the alarms it comes with (duress, a released person seen) first.
 //! The turnstile is released only after the grant is durable (ARCHITECTURE invariant 1). While the
 //! turnstile is offline or the ledger cannot be written, the lane is locked: it identifies nobody
 //! and says why ([`Lane::locked`]); a scan meanwhile is refused with `lane_locked`. Tamper and power
@@ -23,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use tally_device::{Image, Signal, TurnstileEvent};
 
-use crate::ledger::entry::{Alarm, Denial, Event, Grant, Passage, PassageTimeout};
+use crate::ledger::entry::{Alarm, Denial, Event, Grant, Override, Passage, PassageTimeout};
 
 /// How a lane is set up (from the configuration).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +49,25 @@ pub struct LaneConfig {
     pub ledger_retry: Duration,
 }
 
-/// Who the engine found for an image.
+/// Whether the access policy lets an identified person make the lane's movement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Let them through.
+    Grant,
+    /// Refuse, with the denial's reason code (`status`, `no_access`, `anti_passback`, …).
+    Deny(String),
+}
+
+/// An alarm the policy raises with its verdict (duress, a released person seen, soft anti-passback).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flag {
+    /// Alarm code.
+    pub code: String,
+    /// What happened, by person id (never names or biometric data).
+    pub detail: String,
+}
+
+/// Who the engine found for an image, and what the policy says about them.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Identification {
     /// A person, with the calibrated score (parts per million of the matcher's score) of the match.
@@ -55,6 +76,10 @@ pub enum Identification {
         person: String,
         /// Score, in millionths.
         score: u32,
+        /// The policy's decision.
+        verdict: Verdict,
+        /// Alarms raised with it.
+        flags: Vec<Flag>,
     },
     /// Nobody enrolled matches well enough.
     NoMatch,
@@ -107,6 +132,16 @@ pub enum Input {
     },
     /// The timer of an [`Action::RetryLedger`] ran out.
     RetryLedger,
+    /// Officers let a person through without a fingerprint (the finger would not read). Taken only
+    /// when the lane is idle and unlocked ([`Lane::accepts_override`]); recorded before the grant.
+    Override {
+        /// The `override` entry: lane, both officers, person, reason.
+        record: Override,
+        /// The policy's decision for the person (a released person is refused even so).
+        verdict: Verdict,
+        /// Alarms raised with it.
+        flags: Vec<Flag>,
+    },
 }
 
 /// Something the runner must do.
@@ -205,6 +240,22 @@ impl Lane {
         (self.turnstile != Some(true)).then(|| "the turnstile controller is offline".to_string())
     }
 
+    /// Whether the controller answers; `None` until it has said either way.
+    pub fn turnstile_online(&self) -> Option<bool> {
+        self.turnstile
+    }
+
+    /// Whether an override can be taken now: the lane is idle and nothing locks it.
+    pub fn accepts_override(&self) -> Result<(), String> {
+        if let Some(why) = self.locked() {
+            return Err(why);
+        }
+        if self.phase != Phase::Idle {
+            return Err("the lane is busy with a passage".into());
+        }
+        Ok(())
+    }
+
     /// Hands the image of an [`Action::Identify`] to the runner.
     pub fn take_image(&mut self) -> Option<Image> {
         self.image.take()
@@ -233,6 +284,7 @@ impl Lane {
             Input::Turnstile(event) => self.on_turnstile(event),
             Input::Timer { grant } => self.on_timer(grant),
             Input::RetryLedger => self.on_retry_ledger(now),
+            Input::Override { record, verdict, flags } => self.on_override(record, verdict, flags),
         }
     }
 
@@ -262,23 +314,50 @@ impl Lane {
         match found {
             Identification::NoMatch => self.denial(None, "no_match"),
             Identification::Unusable(_) => self.denial(None, "unusable_image"),
-            Identification::Person { person, .. } if self.locked().is_some() => {
-                // Locked while identifying: still refused, never released.
-                self.denial(Some(person), "lane_locked")
+            Identification::Person { person, score, verdict, flags } => {
+                self.decided(person, "fingerprint", Some(score), verdict, flags)
             }
-            Identification::Person { person, score } => {
+        }
+    }
+
+    fn on_override(&mut self, record: Override, verdict: Verdict, flags: Vec<Flag>) -> Vec<Action> {
+        if self.accepts_override().is_err() || record.lane != self.config.id {
+            return Vec::new();
+        }
+        let person = record.person.clone();
+        let mut actions = vec![self.record(Event::Override(record))];
+        actions.extend(self.decided(person, "override", None, verdict, flags));
+        actions
+    }
+
+    /// The policy's alarms, then the grant or the denial.
+    fn decided(
+        &mut self,
+        person: String,
+        method: &str,
+        score: Option<u32>,
+        verdict: Verdict,
+        flags: Vec<Flag>,
+    ) -> Vec<Action> {
+        let mut actions: Vec<Action> = flags.into_iter().map(|f| self.alarm(&f.code, f.detail)).collect();
+        match verdict {
+            // Locked while identifying: still refused, never released.
+            _ if self.locked().is_some() => actions.extend(self.denial(Some(person), "lane_locked")),
+            Verdict::Deny(reason) => actions.extend(self.denial(Some(person), &reason)),
+            Verdict::Grant => {
                 let grant = Event::Grant(Grant {
                     from_zone: self.config.from_zone.clone(),
                     lane: self.config.id.clone(),
-                    method: "fingerprint".into(),
+                    method: method.into(),
                     person: person.clone(),
-                    score: Some(score),
+                    score,
                     to_zone: self.config.to_zone.clone(),
                 });
                 self.phase = Phase::CommittingGrant { person };
-                vec![Action::Append(Purpose::Grant, grant)]
+                actions.push(Action::Append(Purpose::Grant, grant));
             }
         }
+        actions
     }
 
     fn on_appended(&mut self, purpose: Purpose, result: Result<u64, String>, now: Instant) -> Vec<Action> {

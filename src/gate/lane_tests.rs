@@ -43,7 +43,8 @@ fn kinds(actions: &[Action]) -> Vec<String> {
 fn granted(lane: &mut Lane, now: Instant, seq: u64) {
     assert_eq!(kinds(&lane.handle(Input::Image(image()), now)), ["identify"]);
     assert!(lane.take_image().is_some());
-    let found = Identification::Person { person: "P-0042".into(), score: 412_000 };
+    let found =
+        Identification::Person { person: "P-0042".into(), score: 412_000, verdict: Verdict::Grant, flags: vec![] };
     let actions = lane.handle(Input::Identified(found), now);
     match &actions[..] {
         [Action::Append(Purpose::Grant, Event::Grant(g))] => {
@@ -125,7 +126,7 @@ fn an_unwritable_ledger_keeps_the_turnstile_shut_and_locks_the_lane_until_it_tak
     let (mut lane, now) = (Lane::new(config()), Instant::now());
     online(&mut lane, now);
     lane.handle(Input::Image(image()), now);
-    let found = Identification::Person { person: "P-1".into(), score: 300_000 };
+    let found = Identification::Person { person: "P-1".into(), score: 300_000, verdict: Verdict::Grant, flags: vec![] };
     lane.handle(Input::Identified(found), now);
     let actions = lane.handle(Input::Appended { purpose: Purpose::Grant, result: Err("disk full".into()) }, now);
     assert_eq!(actions, [Action::RetryLedger { at: now + Duration::from_secs(5) }, Action::Signal(Signal::Denied)]);
@@ -193,9 +194,19 @@ fn the_turnstile_is_never_pulsed_but_after_a_durable_grant() {
     for _ in 0..200 {
         let mut lane = Lane::new(config());
         for _ in 0..60 {
-            let input = match rand(9) {
+            let input = match rand(10) {
+                8 => Input::Override {
+                    record: override_record(),
+                    verdict: if rand(2) == 0 { Verdict::Grant } else { Verdict::Deny("status".into()) },
+                    flags: vec![],
+                },
                 0 => Input::Image(image()),
-                1 => Input::Identified(Identification::Person { person: "P".into(), score: 1 }),
+                1 => Input::Identified(Identification::Person {
+                    person: "P".into(),
+                    score: 1,
+                    verdict: Verdict::Grant,
+                    flags: vec![],
+                }),
                 2 => Input::Identified(Identification::NoMatch),
                 3 => {
                     let ok = rand(3) > 0;
@@ -220,4 +231,64 @@ fn the_turnstile_is_never_pulsed_but_after_a_durable_grant() {
             let _ = lane.take_image();
         }
     }
+}
+
+fn override_record() -> Override {
+    Override {
+        lane: "L1".into(),
+        officer: "guard.1".into(),
+        person: "P-7".into(),
+        reason: "worn fingers".into(),
+        second_officer: "guard.2".into(),
+    }
+}
+
+#[test]
+fn the_policy_refuses_with_its_reason_and_raises_its_alarms_first() {
+    let (mut lane, now) = (Lane::new(config()), Instant::now());
+    online(&mut lane, now);
+    lane.handle(Input::Image(image()), now);
+    let flags = vec![Flag { code: "released_person_seen".into(), detail: "P-9 (released) at lane L1".into() }];
+    let found =
+        Identification::Person { person: "P-9".into(), score: 1, verdict: Verdict::Deny("status".into()), flags };
+    let actions = lane.handle(Input::Identified(found), now);
+    assert_eq!(kinds(&actions), ["append alarm", "append denial", "signal Denied"]);
+    assert!(
+        matches!(&actions[1], Action::Append(_, Event::Denial(d)) if d.reason == "status" && d.person.as_deref() == Some("P-9"))
+    );
+    assert_eq!(lane.phase(), &Phase::Idle);
+}
+
+#[test]
+fn a_duress_finger_opens_as_usual_and_raises_a_silent_alarm() {
+    let (mut lane, now) = (Lane::new(config()), Instant::now());
+    online(&mut lane, now);
+    lane.handle(Input::Image(image()), now);
+    let flags = vec![Flag { code: "duress".into(), detail: "S-1 at lane L1".into() }];
+    let found = Identification::Person { person: "S-1".into(), score: 1, verdict: Verdict::Grant, flags };
+    let actions = lane.handle(Input::Identified(found), now);
+    assert_eq!(kinds(&actions), ["append alarm", "append grant"]);
+    let actions = lane.handle(Input::Appended { purpose: Purpose::Grant, result: Ok(3) }, now);
+    // The same signal as any grant: nothing at the turnstile tells the duress apart.
+    assert_eq!(actions[1], Action::Signal(Signal::Granted));
+}
+
+#[test]
+fn an_override_is_recorded_before_its_grant_and_only_taken_when_idle() {
+    let (mut lane, now) = (Lane::new(config()), Instant::now());
+    assert!(lane.accepts_override().is_err(), "locked until the controller is online");
+    let refused =
+        lane.handle(Input::Override { record: override_record(), verdict: Verdict::Grant, flags: vec![] }, now);
+    assert!(refused.is_empty());
+    online(&mut lane, now);
+    assert_eq!(lane.accepts_override(), Ok(()));
+    let actions =
+        lane.handle(Input::Override { record: override_record(), verdict: Verdict::Grant, flags: vec![] }, now);
+    assert_eq!(kinds(&actions), ["append override", "append grant"]);
+    assert!(
+        matches!(&actions[1], Action::Append(Purpose::Grant, Event::Grant(g)) if g.method == "override" && g.score.is_none())
+    );
+    assert!(lane.accepts_override().is_err(), "busy with the passage");
+    let again = lane.handle(Input::Override { record: override_record(), verdict: Verdict::Grant, flags: vec![] }, now);
+    assert!(again.is_empty());
 }

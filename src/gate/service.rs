@@ -15,10 +15,11 @@ use tally_device::{Turnstile, TurnstileEvent};
 use tally_osdp::{BusConfig, Key, OsdpBus, PdConfig};
 use tracing::{error, info, warn};
 
+use super::handle::{LaneHandle, lane_channel};
 use super::lane::LaneConfig;
 use super::openers::{SerialModuleOpener, UsbPortOpener, nudge_on_usb_arrival};
 use super::reader::{ReaderSupervisor, SupervisorConfig};
-use super::runner::{self, Identifier, LaneParts, LedgerSink};
+use super::runner::{self, Decider, Identifier, LaneParts, LedgerSink};
 use super::simulated::{Finger, simulated_reader};
 use crate::config::{LaneSetting, ReaderSetting};
 
@@ -53,6 +54,8 @@ pub struct Gate {
     buses: Vec<OsdpBus>,
     /// The simulated readers' fingers, by lane id (for `tally demo`).
     pub fingers: HashMap<String, Finger>,
+    /// Each lane's status and override channel, by lane id.
+    pub lanes: std::collections::BTreeMap<String, LaneHandle>,
 }
 
 impl Gate {
@@ -107,9 +110,16 @@ fn pd_config(lane: &LaneSetting) -> Result<PdConfig, GateError> {
 pub fn start(
     lanes: &[LaneSetting],
     identifier: Arc<dyn Identifier>,
+    decider: Arc<dyn Decider>,
     ledger: Arc<dyn LedgerSink>,
 ) -> Result<Gate, GateError> {
-    let mut gate = Gate { stops: Vec::new(), supervisors: Vec::new(), buses: Vec::new(), fingers: HashMap::new() };
+    let mut gate = Gate {
+        stops: Vec::new(),
+        supervisors: Vec::new(),
+        buses: Vec::new(),
+        fingers: HashMap::new(),
+        lanes: Default::default(),
+    };
     // Turnstile events, per lane.
     let mut turnstiles: HashMap<String, (Box<dyn Turnstile>, std::sync::mpsc::Receiver<TurnstileEvent>)> =
         HashMap::new();
@@ -166,13 +176,18 @@ pub fn start(
         }
         gate.supervisors.push(supervisor);
         let Some((turnstile, turnstile_events)) = turnstiles.remove(&lane.id) else { continue };
+        let config = lane_config(lane);
+        let (handle, control) = lane_channel(&config);
+        gate.lanes.insert(lane.id.clone(), handle);
         let parts = LaneParts {
-            config: lane_config(lane),
+            config,
             identifier: identifier.clone(),
+            decider: decider.clone(),
             ledger: ledger.clone(),
             turnstile,
             turnstile_events,
             reader_events: reader_rx,
+            control,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         gate.stops.push(stop);

@@ -246,6 +246,11 @@ impl Ledger {
         }
     }
 
+    /// The number of entries covered by the latest checkpoint.
+    pub fn size(&mut self) -> Result<u64, LedgerError> {
+        Ok(self.store.ledger_read(|v| v.latest_checkpoint())?.map_or(0, |(size, _)| size))
+    }
+
     /// Writes a `clock_change` entry if the wall clock jumped since the last entry of this boot.
     pub fn check_clock(&mut self) -> Result<Option<Appended>, LedgerError> {
         self.write(Vec::new(), None, false)

@@ -130,7 +130,10 @@ impl Status {
         use Status::*;
         match category {
             Category::Inmate => {
-                matches!(self, InCustody | AtCourt | AtHospital | WorkParty | Transferred | Released | Escaped | Deceased)
+                matches!(
+                    self,
+                    InCustody | AtCourt | AtHospital | WorkParty | Transferred | Released | Escaped | Deceased
+                )
             }
             Category::Staff => matches!(self, OnDuty | OffDuty | Deceased),
             Category::Visitor => matches!(self, Visiting | Released),
@@ -184,7 +187,10 @@ pub fn check_name(field: &'static str, value: &str) -> Result<(), PeopleError> {
     if value.chars().count() > MAX_NAME_CHARS {
         return Err(PeopleError::Field { field, reason: "at most 100 characters" });
     }
-    if value.chars().any(|c| c.is_control() || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')) {
+    if value.chars().any(|c| {
+        c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+    }) {
         return Err(PeopleError::Field { field, reason: "holds control or invisible formatting characters" });
     }
     Ok(())
@@ -195,7 +201,10 @@ pub fn check_finger(finger: u8) -> Result<(), PeopleError> {
     if (1..=10).contains(&finger) {
         Ok(())
     } else {
-        Err(PeopleError::Field { field: "finger", reason: "an ISO finger position, 1 (right thumb) to 10 (left little)" })
+        Err(PeopleError::Field {
+            field: "finger",
+            reason: "an ISO finger position, 1 (right thumb) to 10 (left little)",
+        })
     }
 }
 

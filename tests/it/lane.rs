@@ -8,7 +8,6 @@
 //! scenarios run against a libosdp PD over a pseudo-terminal with the secure channel in
 //! `lane_osdp.rs`.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
@@ -16,14 +15,16 @@ use std::time::{Duration, Instant};
 
 use tally::clock::SystemClock;
 use tally::fingerprint::extract::extract;
-use tally::fingerprint::index::{Index, IndexConfig, TemplateId};
+use tally::fingerprint::index::IndexConfig;
 use tally::fingerprint::synth::{ImpressionSettings, Master};
+use tally::gate::handle::lane_channel;
 use tally::gate::lane::LaneConfig;
 use tally::gate::reader::{ReaderSupervisor, SupervisorConfig};
-use tally::gate::runner::{self, EngineIdentifier, LaneParts, LedgerSink};
+use tally::gate::runner::{self, EngineIdentifier, LaneParts, LedgerSink, OpenDoor};
 use tally::gate::simulated::{Finger, simulated_reader};
 use tally::ledger::entry::{Entry, Event};
 use tally::ledger::{Ledger, LedgerReader};
+use tally::people::gallery::{Gallery, Owner};
 use tally_device::{Image, Signal, Turnstile, TurnstileError, TurnstileEvent, TurnstileInfo};
 
 pub const SEED: u64 = 0x6a7e;
@@ -38,17 +39,16 @@ pub fn touch_image(person: u64, impression: u64) -> Image {
 
 /// Everyone enrolled: impression 0 of persons 0…PEOPLE-1 ("P-000n"); person PEOPLE is a stranger.
 pub fn identifier() -> EngineIdentifier {
-    let index = Index::new(IndexConfig::default());
-    let mut owners = HashMap::new();
+    let gallery = Gallery::new(IndexConfig::default());
     let settings = ImpressionSettings { variability: 0.5, ..ImpressionSettings::default() };
     for person in 0..PEOPLE {
         let gray = Master::generate(SEED, person).impression(0, &settings);
         let template = extract(&gray).expect("a synthetic impression extracts");
-        index.insert(TemplateId(person), &template).expect("insert");
-        owners.insert(person, format!("P-{person:04}"));
+        let owner = Owner { person: format!("P-{person:04}"), finger: 2, duress: false };
+        gallery.insert(person, owner, &template).expect("insert");
     }
     // The matcher's operating point for 1:N at this size: one in a million.
-    EngineIdentifier { index: Arc::new(index), owners, max_fmr: 1e-6 }
+    EngineIdentifier { gallery: Arc::new(gallery), max_fmr: 1e-6 }
 }
 
 pub fn lane_config() -> LaneConfig {
@@ -106,13 +106,16 @@ impl Rig {
         let supervisor = ReaderSupervisor::start(opener, reader_tx, SupervisorConfig::default());
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (_handle, control) = lane_channel(&lane_config());
         let parts = LaneParts {
             config: lane_config(),
             identifier: Arc::new(identifier()),
+            decider: Arc::new(OpenDoor),
             ledger: Arc::new(sink),
             turnstile,
             turnstile_events,
             reader_events: reader_rx,
+            control,
         };
         runtime.spawn(runner::run(parts, async move {
             let _ = stopped.await;

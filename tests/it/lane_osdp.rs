@@ -17,6 +17,7 @@ use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use tally::config::{LaneSetting, ReaderSetting};
+use tally::gate::runner::OpenDoor;
 use tally::gate::service;
 
 use crate::lane::{PEOPLE, identifier, ledger, summary, touch_image, wait_entries};
@@ -136,7 +137,8 @@ fn a_lane_with_a_libosdp_controller_on_the_secure_channel_records_every_outcome(
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
     let gate = {
         let _entered = runtime.enter();
-        service::start(&[setting(&peer.path, &key_file)], Arc::new(identifier()), Arc::new(sink)).expect("lanes")
+        service::start(&[setting(&peer.path, &key_file)], Arc::new(identifier()), Arc::new(OpenDoor), Arc::new(sink))
+            .expect("lanes")
     };
     let finger = gate.fingers.get("north-in").expect("a simulated reader").clone();
     let dir = dir.path();

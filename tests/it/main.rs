@@ -4,6 +4,7 @@
 //! 127.0.0.1, and check its ledger with an independent verifier (Go's sumdb/note and sumdb/tlog).
 
 mod api;
+mod appliance;
 mod crash;
 mod crash_startup;
 mod devices;
@@ -14,8 +15,10 @@ mod fingerprint_synth;
 mod fuzz_bodies;
 mod lane;
 mod lane_osdp;
+mod openapi;
 mod ledger_cli;
 mod policy;
 mod readers;
+mod story;
 mod turnstile_cli;
 mod util;
