@@ -106,6 +106,18 @@ fn enrol_pass_count_lose_someone_override_release_and_restart() {
         let (status, reply) = enrol(&a, &t, id, finger);
         assert_eq!(status, 201, "{id}: {reply}");
     }
+    // S-1's duress finger: it opens as usual and raises a silent alarm. Only staff have one, and only
+    // enrolment officers and supervisors see which finger it is.
+    let duress = json!({"finger": 7, "image": png_base64(4, 0), "duress": true});
+    let (status, reply) = a.call("POST", "/api/v1/people/P-1/fingers", &t.enroller, Some(duress.clone()));
+    assert_eq!((status, reply["error"].as_str()), (400, Some("invalid_field")), "inmates have no duress finger");
+    let (status, reply) = a.call("POST", "/api/v1/people/S-1/fingers", &t.enroller, Some(duress));
+    assert_eq!(status, 201, "{reply}");
+    let (_, seen_by_guard) = a.call("GET", "/api/v1/people/S-1", &t.guard, None);
+    assert!(seen_by_guard["fingers"].as_array().expect("fingers").iter().all(|f| f.get("duress").is_none()));
+    let (_, seen_by_enroller) = a.call("GET", "/api/v1/people/S-1", &t.enroller, None);
+    assert_eq!(seen_by_enroller["fingers"][1]["duress"], true);
+
     // P-1's finger again, under another name: an alias is reported, not enrolled.
     register(&a, &t, "P-9", "inmate", "Alias");
     let (status, reply) = enrol(&a, &t, "P-9", 0);
@@ -241,8 +253,12 @@ fn enrol_pass_count_lose_someone_override_release_and_restart() {
     assert_eq!(before, after);
     assert_eq!(after["inside"], 3, "P-1, P-2 (missing, but the ledger still places them) and S-1");
 
-    // The lanes work after the restart: the gallery was loaded from the sealed templates.
-    pass(&a, &t, &BLOCK_IN, "S-1", 3, 2);
+    // The lanes work after the restart: the gallery was loaded from the sealed templates. S-1 is
+    // made to open the inner lane: the duress finger opens it, and the alarm is raised.
+    pass(&a, &t, &BLOCK_IN, "S-1", 4, 2);
+    let (_, alarms) = a.call("GET", "/api/v1/alarms", &t.supervisor, None);
+    assert_eq!(alarms[0]["code"], "duress", "{alarms}");
+    assert!(alarms[0]["detail"].as_str().is_some_and(|d| d.contains("S-1") && !d.contains("Tshibanda")));
     a.stop();
     // The ledger the story wrote verifies with the independent verifier.
     let out = dir.path().join("export");
@@ -251,4 +267,49 @@ fn enrol_pass_count_lose_someone_override_release_and_restart() {
         let (ok, text) = crate::util::run_verifier(go, &[std::ffi::OsStr::new("check"), out.as_os_str()]);
         assert!(ok, "Go verifier: {text}");
     }
+}
+
+/// The live stream a guard screen follows: each decision as it becomes durable, and the lane's state.
+#[test]
+fn the_event_stream_shows_scans_as_they_become_durable() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let a = Appliance::start(dir.path());
+    let t = tokens(&a);
+    register(&a, &t, "P-1", "inmate", "Mbuyi");
+    assert_eq!(enrol(&a, &t, "P-1", 0).0, 201);
+    let (status, _) = a.call("GET", "/api/v1/events", &t.auditor, None);
+    assert_eq!(status, 403, "auditors do not watch the gates live");
+
+    let url = a.url("/api/v1/events");
+    let token = t.guard.clone();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let resp = crate::util::agent().get(&url).header("Authorization", &format!("Bearer {token}")).call();
+        let Ok(mut resp) = resp else { return };
+        let reader = std::io::BufReader::new(resp.body_mut().as_reader());
+        for line in reader.lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    // The stream is open once the server answers; give it a moment before the scan.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    pass(&a, &t, &GATE_IN, "P-1", 0, 2);
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !(seen.iter().any(|l: &String| l.contains("\"kind\":\"passage\""))) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = rx.recv_timeout(left).expect("the stream goes on");
+        if line.starts_with("data:") || line.starts_with("event:") {
+            seen.push(line);
+        }
+    }
+    let text = seen.join("\n");
+    assert!(text.contains("event: entry") && text.contains("\"kind\":\"grant\""), "{text}");
+    assert!(text.contains("\"person\":\"P-1\""), "{text}");
+    assert!(text.contains("event: lane") && text.contains("\"phase\":\"awaiting_passage\""), "{text}");
+    assert!(!text.contains("Mbuyi"), "names are not streamed");
 }
