@@ -576,7 +576,15 @@ pub async fn enrol(
     let template_id =
         state.with_store(move |s| Ok(s.template_insert(&new))).await?.map_err(store_error("templates"))?;
     let entry = Enrolment { fingers: vec![body.finger], officer: caller.name, person: id.clone() };
-    let seqs = state.record(vec![Event::Enrolment(entry)]).await?;
+    let seqs = match state.record(vec![Event::Enrolment(entry)]).await {
+        Ok(seqs) => seqs,
+        Err(e) => {
+            // No enrolment without its entry: the sealed template goes again, so the next start does
+            // not load a finger the ledger never recorded.
+            let _ = state.with_store(move |s| s.template_delete(template_id)).await;
+            return Err(e);
+        }
+    };
     let owner = Owner { person: id.clone(), finger: body.finger, duress: body.duress };
     facility.gallery.insert(template_id as u64, owner, &template).map_err(|e| ApiError::unavailable("gallery", &e))?;
     let enrolled = Enrolled {
