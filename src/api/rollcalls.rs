@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Caller, CountRollcall, Json, ReadCounts, RunRollcall};
-use crate::auth::{Action, Role};
+use crate::auth::Role;
 use crate::census::{RollcallState, RollcallView};
 use crate::ledger::entry::{Alarm, Event, RollcallClosed, RollcallCounted, RollcallRecount, RollcallStarted};
 
@@ -110,19 +110,7 @@ fn state_name(s: &RollcallState) -> String {
 async fn detail(state: &AppState, role: Role, view: RollcallView) -> Result<RollcallDetail, ApiError> {
     let mut ids: Vec<String> = view.missing.iter().map(|m| m.person.clone()).collect();
     ids.extend(view.out_of_zone.iter().map(|o| o.person.clone()));
-    let names: Vec<Option<String>> = if role.may(Action::ReadPeople) {
-        state
-            .with_store(move |s| {
-                ids.iter()
-                    .map(|id| {
-                        Ok(s.person_get(id)?.map(|p| format!("{} {}", p.family_name.to_uppercase(), p.given_names)))
-                    })
-                    .collect()
-            })
-            .await?
-    } else {
-        vec![None; view.missing.len() + view.out_of_zone.len()]
-    };
+    let names = super::census_routes::names(state, role, ids).await?;
     let mut names = names.into_iter();
     let missing: Vec<ListedPerson> = view
         .missing
