@@ -15,6 +15,7 @@ mod fuzz_bodies;
 mod lane;
 mod lane_osdp;
 mod ledger_cli;
+mod people_import;
 mod policy;
 mod readers;
 mod turnstile_cli;
