@@ -8,6 +8,7 @@ mod fingerprint_bench_index;
 mod fingerprint_eval;
 mod fingerprint_synth;
 mod ledger_cmd;
+mod people;
 mod serve;
 mod tokens_cmd;
 mod turnstile;
@@ -58,6 +59,9 @@ enum Command {
     /// Turnstile controllers (OSDP): the installer's check.
     #[command(subcommand)]
     Turnstile(turnstile::TurnstileCommand),
+    /// The register of people: bulk import.
+    #[command(subcommand)]
+    People(people::PeopleCommand),
 }
 
 impl Args {
@@ -87,6 +91,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Fingerprint(c) => fingerprint::run(c),
         Command::Devices(c) => devices::run(c),
         Command::Turnstile(c) => turnstile::run(c),
+        Command::People(c) => people::run(&ctx, c),
     }
 }
 

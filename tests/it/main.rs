@@ -17,6 +17,7 @@ mod lane;
 mod lane_osdp;
 mod openapi;
 mod ledger_cli;
+mod people_import;
 mod policy;
 mod readers;
 mod story;
