@@ -52,16 +52,7 @@ pub fn run(ctx: &Ctx, cmd: PeopleCommand) -> anyhow::Result<()> {
 
 fn import_file(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<()> {
     let mut options = Options::new(args.officer);
-    // TODO(zones): take the zones from the configuration's `zones` (outside excepted) once it has them;
-    // until then, the zones the lanes lead from and to.
-    options.zones = ctx
-        .config
-        .lanes
-        .iter()
-        .flat_map(|l| [&l.from_zone, &l.to_zone])
-        .filter(|z| z.as_str() != "outside")
-        .cloned()
-        .collect::<BTreeSet<String>>();
+    options.zones = ctx.config.zones.iter().map(|z| z.id.clone()).collect::<BTreeSet<String>>();
     options.default_zone = args.zone;
     let mut ledger = if args.dry_run { None } else { Some(open_ledger(ctx)?) };
     let mode = match ledger.as_mut() {
