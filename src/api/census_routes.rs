@@ -4,14 +4,14 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{Caller, Query, ReadCounts, ReadLanes};
+use super::extract::{Caller, Path, Query, ReadCounts, ReadLanes};
 use crate::auth::Action;
 
 /// Kinds of entries the live stream carries: what a guard or supervisor screen shows.
@@ -187,7 +187,7 @@ pub struct OccupantView {
 
 /// Who is in a zone now.
 #[utoipa::path(get, path = "/api/v1/zones/{zone}/occupants", tag = "census",
-    params(("zone" = String, Path, description = "Zone id")),
+    params(("zone" = String, Path, description = "Zone id", example = "block-a")),
     responses((status = 200, body = Vec<OccupantView>), (status = 404, body = ErrorBody)))]
 pub async fn occupants(
     State(state): State<AppState>,
@@ -220,6 +220,7 @@ pub async fn occupants(
 #[serde(deny_unknown_fields)]
 pub struct AlarmsQuery {
     /// Most alarms, newest first (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<usize>,
 }
 

@@ -60,6 +60,22 @@ impl<T: DeserializeOwned> FromRequestParts<AppState> for Query<T> {
     }
 }
 
+/// Path parameters; rejections (a `%FF` that does not decode to UTF-8) become JSON errors.
+#[derive(Debug)]
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            // Every route that takes this declares its parameters, so a rejection is the client's.
+            .map_err(|r| ApiError::bad_request("invalid_path", r.body_text()))
+    }
+}
+
 /// What a route does, named as a type so that its handler's signature states its permission.
 pub trait Permission {
     /// The action checked against the caller's role.

@@ -1,14 +1,14 @@
 //! The lanes' state, and officers' overrides: a person chosen by id, with a reason and a second
 //! officer's token, let through a lane whose reader cannot read their finger.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{Caller, Json, Override, ReadLanes, principal_of};
+use super::extract::{Caller, Json, Override, Path, ReadLanes, principal_of};
 use crate::auth::Action;
 use crate::gate::handle::LaneStatus;
 use crate::gate::runner::Decider;
@@ -85,7 +85,8 @@ fn no_lane(id: &str) -> ApiError {
 }
 
 /// One lane.
-#[utoipa::path(get, path = "/api/v1/lanes/{id}", tag = "lanes", params(("id" = String, Path, description = "Lane id")),
+#[utoipa::path(get, path = "/api/v1/lanes/{id}", tag = "lanes",
+    params(("id" = String, Path, description = "Lane id", example = "gate-in")),
     responses((status = 200, body = LaneView), (status = 404, body = ErrorBody)))]
 pub async fn get_lane(
     State(state): State<AppState>,
@@ -99,6 +100,7 @@ pub async fn get_lane(
 /// An override.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"person": "P-1", "reason": "cut on the finger", "second_token": "tly_…"}))]
 pub struct OverrideBody {
     /// The person let through, chosen by the guard (check the photo).
     pub person: String,
@@ -126,7 +128,7 @@ pub struct OverrideResult {
 /// Lets a person through a lane without a fingerprint: recorded as an `override` entry naming both
 /// officers, then granted (or refused) by the policy like any scan.
 #[utoipa::path(post, path = "/api/v1/lanes/{id}/override", tag = "lanes", request_body = OverrideBody,
-    params(("id" = String, Path, description = "Lane id")),
+    params(("id" = String, Path, description = "Lane id", example = "gate-in")),
     responses((status = 202, body = OverrideResult), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, description = "the lane is busy or locked", body = ErrorBody)))]
 pub async fn override_passage(

@@ -16,6 +16,9 @@ use crate::ledger::reader::{ConsistencyProof, InclusionProof};
 
 /// Most entries answered at once.
 const MAX_PAGE: u64 = 1000;
+/// Largest sequence number there can be: the store keeps them as SQLite integers (i64), and the
+/// document says `int64`, so a larger one is out of range rather than merely past the end.
+const MAX_SEQ: u64 = i64::MAX as u64;
 /// `GET /api/v1/ledger/checkpoint`: the latest signed checkpoint, as C2SP text.
 #[utoipa::path(get, path = "/api/v1/ledger/checkpoint", tag = "ledger",
     responses((status = 200, description = "the latest signed checkpoint (C2SP signed note)", content_type = "text/plain")))]
@@ -31,6 +34,7 @@ pub(super) struct EntriesQuery {
     #[serde(default)]
     from: u64,
     /// Most entries (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u64>,
 }
 
@@ -54,6 +58,9 @@ pub async fn entries(
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_PAGE {
         return Err(ApiError::bad_request("invalid_query", format!("limit must be between 1 and {MAX_PAGE}")));
+    }
+    if q.from > MAX_SEQ {
+        return Err(ApiError::bad_request("invalid_query", format!("from must be at most {MAX_SEQ}")));
     }
     let from = q.from;
     let raw = state.with_reader(move |r| r.entries(from, limit)).await?;
@@ -109,8 +116,10 @@ pub async fn consistency(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"text": "Lane gate-in jammed at 06:10; cleared at 06:25"}))]
 pub(super) struct NoteBody {
     /// The note (at most 4000 characters).
+    #[schema(min_length = 1, max_length = 4000)]
     text: String,
 }
 

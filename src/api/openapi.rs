@@ -77,7 +77,47 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(people::get_photo, people::put_photo))
         .routes(routes!(people::identify))
         .layer(DefaultBodyLimit::max(MAX_IMAGE_BODY_BYTES));
-    small.merge(images).split_for_parts()
+    let (router, mut doc) = small.merge(images).split_for_parts();
+    common_errors(&mut doc);
+    (router, doc)
+}
+
+/// Adds to every operation the errors any route can answer besides its own, so the document lists
+/// every status the API gives: 401 and 403 (the token), 503 (storage failing), 400 when it takes a
+/// path parameter (one that is not UTF-8), and when it takes a body, 413 (too large) and 415 (not
+/// JSON). A status an operation documents itself is kept.
+fn common_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
+    let error = |description: &str| {
+        let body = Content::new(Some(Ref::from_schema_name("ErrorBody")));
+        RefOr::T(ResponseBuilder::new().description(description).content("application/json", body).build())
+    };
+    for item in doc.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for op in operations.into_iter().flatten() {
+            let in_path = |p: &RefOr<utoipa::openapi::path::Parameter>| {
+                matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Path))
+            };
+            let path_parameters = op.parameters.iter().flatten().any(in_path);
+            let body = op.request_body.is_some();
+            let mut errors = vec![
+                ("401", "no token, or not a valid one"),
+                ("403", "the token's role may not do this"),
+                ("503", "the ledger cannot be read or written now"),
+            ];
+            if path_parameters {
+                errors.push(("400", "a path parameter is not valid (not UTF-8)"));
+            }
+            if body {
+                errors.push(("413", "the body is larger than this route accepts"));
+                errors.push(("415", "the body is not JSON (Content-Type: application/json)"));
+            }
+            for (status, description) in errors {
+                op.responses.responses.entry(status.to_owned()).or_insert_with(|| error(description));
+            }
+        }
+    }
 }
 
 /// `GET /api/openapi.json`: the document (any role).

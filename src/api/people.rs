@@ -9,7 +9,7 @@
 //! the officer asks for the finger again), then against everyone enrolled, so that an alias or a
 //! returning prisoner is reported with the candidates instead of becoming a second identity.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use base64::Engine as _;
@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{Caller, ChangeStatus, Enrol, Json, Query, ReadPeople, WritePeople};
+use super::extract::{Caller, ChangeStatus, Enrol, Json, Path, Query, ReadPeople, WritePeople};
 use crate::census::PersonState;
 use crate::fingerprint::image::GrayImage;
 use crate::fingerprint::template::Template;
@@ -145,18 +145,26 @@ async fn load_person(state: &AppState, id: String, show_duress: bool) -> Result<
 /// Identity fields of a new person.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"id": "P-1047", "category": "inmate", "given_names": "Jean", "family_name": "Mbuyi",
+    "date_of_birth": "1990-04-23", "zone": "reception"}))]
 pub struct NewPersonBody {
-    /// Person id: 1 to 32 letters, digits, `-`, `_`, `/` or `.`.
+    /// Person id: 1 to 32 letters, digits, `-`, `_`, `/` or `.`, starting with a letter or a digit.
+    #[schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9_/.-]{0,31}$")]
     pub id: String,
     /// `inmate`, `staff` or `visitor`.
+    #[schema(pattern = "^(inmate|staff|visitor)$")]
     pub category: String,
     /// Given names.
+    #[schema(min_length = 1, max_length = 100)]
     pub given_names: String,
     /// Family name.
+    #[schema(min_length = 1, max_length = 100)]
     pub family_name: String,
     /// Date of birth, `YYYY-MM-DD`.
+    #[schema(format = Date)]
     pub date_of_birth: Option<String>,
     /// National identity number (up to 40 letters, digits, `-` or `/`).
+    #[schema(pattern = r"^[A-Za-z0-9/-]{1,40}$")]
     pub national_id: Option<String>,
     /// The zone the person is in now (an inmate at reception); absent: outside the facility.
     pub zone: Option<String>,
@@ -165,14 +173,19 @@ pub struct NewPersonBody {
 /// Identity fields, corrected.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"given_names": "Jean-Pierre", "family_name": "Mbuyi", "date_of_birth": "1990-04-23"}))]
 pub struct UpdatePersonBody {
     /// Given names.
+    #[schema(min_length = 1, max_length = 100)]
     pub given_names: String,
     /// Family name.
+    #[schema(min_length = 1, max_length = 100)]
     pub family_name: String,
     /// Date of birth, `YYYY-MM-DD`.
+    #[schema(format = Date)]
     pub date_of_birth: Option<String>,
-    /// National identity number.
+    /// National identity number (up to 40 letters, digits, `-` or `/`).
+    #[schema(pattern = r"^[A-Za-z0-9/-]{1,40}$")]
     pub national_id: Option<String>,
 }
 
@@ -250,13 +263,17 @@ pub async fn create(
 pub struct SearchQuery {
     /// Part of an id, a name or a national id (case-insensitive); empty lists everyone.
     #[serde(default)]
+    #[param(max_length = 100)]
     q: String,
     /// Only this category.
+    #[param(pattern = "^(inmate|staff|visitor)$")]
     category: Option<String>,
     /// Most results (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
-    /// Results to skip.
+    /// Results to skip (at most 1000000).
     #[serde(default)]
+    #[param(maximum = 1000000)]
     offset: u32,
 }
 
@@ -322,7 +339,8 @@ pub fn summaries(found: Vec<PersonRecord>, census: &crate::census::Census) -> Ve
 }
 
 /// One person, with their fingers, status and zone.
-#[utoipa::path(get, path = "/api/v1/people/{id}", tag = "people", params(("id" = String, Path, description = "Person id")),
+#[utoipa::path(get, path = "/api/v1/people/{id}", tag = "people",
+    params(("id" = String, Path, description = "Person id", example = "P-1")),
     responses((status = 200, body = PersonView), (status = 404, body = ErrorBody)))]
 pub async fn get_person(
     State(state): State<AppState>,
@@ -335,7 +353,7 @@ pub async fn get_person(
 
 /// Corrects a person's identity fields (the id and category never change).
 #[utoipa::path(put, path = "/api/v1/people/{id}", tag = "people", request_body = UpdatePersonBody,
-    params(("id" = String, Path, description = "Person id")),
+    params(("id" = String, Path, description = "Person id", example = "P-1")),
     responses((status = 200, body = PersonView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -366,9 +384,13 @@ pub async fn update(
 /// A status change.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "at_court", "reason": "hearing, order 2026/88"}))]
 pub struct StatusBody {
     /// The new status: in_custody, at_court, at_hospital, work_party, transferred, released, escaped,
     /// deceased (inmates); on_duty, off_duty (staff); visiting (visitors).
+    #[schema(
+        pattern = "^(in_custody|at_court|at_hospital|work_party|transferred|released|escaped|deceased|on_duty|off_duty|visiting)$"
+    )]
     pub status: String,
     /// Why (a court order number, a hospital, …).
     pub reason: String,
@@ -376,7 +398,7 @@ pub struct StatusBody {
 
 /// Changes a person's status; every change is a `status_change` entry naming the officer.
 #[utoipa::path(post, path = "/api/v1/people/{id}/status", tag = "people", request_body = StatusBody,
-    params(("id" = String, Path, description = "Person id")),
+    params(("id" = String, Path, description = "Person id", example = "P-1")),
     responses((status = 200, body = PersonView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 pub async fn change_status(
@@ -420,10 +442,12 @@ pub async fn change_status(
 #[serde(deny_unknown_fields)]
 pub struct EnrolBody {
     /// ISO finger position, 1 (right thumb) to 10 (left little).
+    #[schema(minimum = 1, maximum = 10)]
     pub finger: u8,
     /// The capture: PNG, TIFF or PGM, base64.
     pub image: String,
-    /// The image's resolution when the file does not say (default 500).
+    /// The image's resolution when the file does not say (250–1000, default 500).
+    #[schema(minimum = 250, maximum = 1000)]
     pub dpi: Option<u32>,
     /// A staff member's duress finger: it opens as usual and raises a silent alarm.
     #[serde(default)]
@@ -513,7 +537,7 @@ async fn candidates(state: &AppState, matches: Vec<crate::people::gallery::Match
 /// Enrols one finger: quality check, duplicate check against everyone enrolled, then the template
 /// sealed in the store, the `enrolment` entry, and the gallery.
 #[utoipa::path(post, path = "/api/v1/people/{id}/fingers", tag = "people", request_body = EnrolBody,
-    params(("id" = String, Path, description = "Person id")),
+    params(("id" = String, Path, description = "Person id", example = "P-1")),
     responses((status = 201, body = Enrolled), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "a possible duplicate (detail: candidates) or the finger is already enrolled", body = ErrorBody),
         (status = 422, description = "a poor capture: ask for the finger again", body = ErrorBody)))]
@@ -600,7 +624,7 @@ pub async fn enrol(
 
 /// A person's enrolled fingers.
 #[utoipa::path(get, path = "/api/v1/people/{id}/fingers", tag = "people",
-    params(("id" = String, Path, description = "Person id")),
+    params(("id" = String, Path, description = "Person id", example = "P-1")),
     responses((status = 200, body = Vec<FingerView>), (status = 404, body = ErrorBody)))]
 pub async fn fingers(
     State(state): State<AppState>,
@@ -632,7 +656,7 @@ fn photo_type(bytes: &[u8]) -> Option<&'static str> {
 
 /// Sets a person's photo (sealed at rest like the templates).
 #[utoipa::path(put, path = "/api/v1/people/{id}/photo", tag = "people", request_body = PhotoBody,
-    params(("id" = String, Path, description = "Person id")),
+    params(("id" = String, Path, description = "Person id", example = "P-1")),
     responses((status = 204, description = "kept"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn put_photo(
     State(state): State<AppState>,
@@ -656,8 +680,9 @@ pub async fn put_photo(
 
 /// A person's photo.
 #[utoipa::path(get, path = "/api/v1/people/{id}/photo", tag = "people",
-    params(("id" = String, Path, description = "Person id")),
-    responses((status = 200, description = "the photo", content_type = "image/jpeg"), (status = 404, body = ErrorBody)))]
+    params(("id" = String, Path, description = "Person id", example = "P-1")),
+    responses((status = 200, description = "the photo", content(("image/jpeg"), ("image/png"))),
+        (status = 404, body = ErrorBody)))]
 pub async fn get_photo(
     State(state): State<AppState>,
     _: Caller<ReadPeople>,
@@ -687,6 +712,7 @@ pub struct IdentifyBody {
     /// An ISO 19794-2, ANSI 378 or tally template, base64.
     pub template: Option<String>,
     /// Most candidates (1–10, default 5).
+    #[schema(minimum = 1, maximum = 10)]
     pub max: Option<usize>,
 }
 

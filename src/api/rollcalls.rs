@@ -4,7 +4,7 @@
 //! Every step is a ledger entry; progress is the census's fold of them. The count sheet is a printable
 //! HTML page.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{Caller, CountRollcall, Json, ReadCounts, RunRollcall};
+use super::extract::{Caller, CountRollcall, Json, Path, ReadCounts, RunRollcall};
 use crate::auth::Role;
 use crate::census::{RollcallState, RollcallView};
 use crate::ledger::entry::{Alarm, Event, RollcallClosed, RollcallCounted, RollcallRecount, RollcallStarted};
@@ -194,8 +194,10 @@ pub async fn list(State(state): State<AppState>, _: Caller<ReadCounts>) -> axum:
 /// Zones to count.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"zones": ["reception"]}))]
 pub struct StartBody {
     /// Zone ids (1 to 50, each configured, no zone in another open roll-call).
+    #[schema(min_items = 1)]
     pub zones: Vec<String>,
 }
 
@@ -242,7 +244,7 @@ pub async fn start(
 
 /// One roll-call: live progress, missing and out-of-zone lists.
 #[utoipa::path(get, path = "/api/v1/rollcalls/{id}", tag = "rollcalls",
-    params(("id" = String, Path, description = "Roll-call id")),
+    params(("id" = String, Path, description = "Roll-call id", example = "rc-1")),
     responses((status = 200, body = RollcallDetail), (status = 404, body = ErrorBody)))]
 pub async fn get_rollcall(
     State(state): State<AppState>,
@@ -256,6 +258,7 @@ pub async fn get_rollcall(
 /// A handheld count.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"person": "P-1", "zone": "block-a"}))]
 pub struct CountBody {
     /// The person counted (identified by `POST /api/v1/identify`, or by an officer who knows them).
     pub person: String,
@@ -265,7 +268,7 @@ pub struct CountBody {
 
 /// Counts a person (handheld): the count names the officer.
 #[utoipa::path(post, path = "/api/v1/rollcalls/{id}/counts", tag = "rollcalls", request_body = CountBody,
-    params(("id" = String, Path, description = "Roll-call id")),
+    params(("id" = String, Path, description = "Roll-call id", example = "rc-1")),
     responses((status = 200, body = RollcallDetail), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 pub async fn count(
@@ -296,7 +299,7 @@ pub async fn count(
 
 /// Sets the counts aside and counts again (the roster stays).
 #[utoipa::path(post, path = "/api/v1/rollcalls/{id}/recount", tag = "rollcalls",
-    params(("id" = String, Path, description = "Roll-call id")),
+    params(("id" = String, Path, description = "Roll-call id", example = "rc-1")),
     responses((status = 200, body = RollcallDetail), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn recount(
     State(state): State<AppState>,
@@ -313,6 +316,7 @@ pub async fn recount(
 /// The sign-off.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"remark": "P-2 at the infirmary, seen by the duty officer"}))]
 pub struct CloseBody {
     /// Required when the count does not balance: what happened, what was done.
     pub remark: Option<String>,
@@ -321,7 +325,7 @@ pub struct CloseBody {
 /// Closes a roll-call with the supervisor's sign-off. A count that does not balance needs a remark;
 /// a short count (someone missing) also raises a `short_count` alarm.
 #[utoipa::path(post, path = "/api/v1/rollcalls/{id}/close", tag = "rollcalls", request_body = CloseBody,
-    params(("id" = String, Path, description = "Roll-call id")),
+    params(("id" = String, Path, description = "Roll-call id", example = "rc-1")),
     responses((status = 200, body = RollcallDetail), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 pub async fn close(
@@ -370,7 +374,7 @@ pub async fn close(
 
 /// The printable count sheet.
 #[utoipa::path(get, path = "/api/v1/rollcalls/{id}/sheet", tag = "rollcalls",
-    params(("id" = String, Path, description = "Roll-call id")),
+    params(("id" = String, Path, description = "Roll-call id", example = "rc-1")),
     responses((status = 200, description = "an HTML page made for printing", content_type = "text/html"),
         (status = 404, body = ErrorBody)))]
 pub async fn sheet(

@@ -4,6 +4,7 @@
 //! 127.0.0.1, and check its ledger with an independent verifier (Go's sumdb/note and sumdb/tlog).
 
 mod api;
+mod api_schema;
 mod appliance;
 mod crash;
 mod crash_startup;
