@@ -1,6 +1,7 @@
 //! The local HTTP API (axum): routes, roles and errors. Only this module chooses HTTP statuses.
 //!
-//! - [`people`]: the register — people, photos, status changes, enrolment of fingers, identification;
+//! - [`people`]: the register — people, photos, status changes;
+//! - [`fingers`]: enrolment of fingers (quality and duplicate checks) and identification;
 //! - [`census_routes`]: headcount, zones and their occupants, alarms, the live event stream (SSE);
 //! - [`rollcalls`]: roll-calls from start to signed close, and the printable count sheet;
 //! - [`lanes`]: the lanes' state and officers' overrides;
@@ -16,6 +17,7 @@
 mod census_routes;
 pub mod error;
 pub mod extract;
+mod fingers;
 mod lanes;
 mod ledger_routes;
 mod openapi;

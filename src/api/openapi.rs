@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use super::error::ErrorBody;
 use super::extract::{Caller, ReadApiDocs};
 use super::{AppState, MAX_BODY_BYTES, MAX_IMAGE_BODY_BYTES};
-use super::{census_routes, lanes, ledger_routes, people, rollcalls};
+use super::{census_routes, fingers, lanes, ledger_routes, people, rollcalls};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -73,9 +73,9 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     // Routes that take a fingerprint image or a photo.
     let images = OpenApiRouter::new()
-        .routes(routes!(people::fingers, people::enrol))
+        .routes(routes!(fingers::fingers, fingers::enrol))
         .routes(routes!(people::get_photo, people::put_photo))
-        .routes(routes!(people::identify))
+        .routes(routes!(fingers::identify))
         .layer(DefaultBodyLimit::max(MAX_IMAGE_BODY_BYTES));
     let (router, mut doc) = small.merge(images).split_for_parts();
     common_errors(&mut doc);

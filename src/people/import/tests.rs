@@ -1,3 +1,6 @@
+//! The import's checks one by one (every reject reason, duplicates within the file and against the
+//! register, dry runs that write nothing), on synthetic ISO records.
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
