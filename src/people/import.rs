@@ -36,10 +36,13 @@
 //!
 //! # Speed
 //! The time goes into the duplicate check: each template is compared in full with a short list of
-//! [`SHORTLIST`] candidates. A generated file of 2,000 rows with two synthetic templates each took
-//! 56 s of CPU as a dry run and 60 s imported (release build, `people_import::speed`, an ignored test
-//! in `tests/it`), on the 2-core development machine; wall time there was two to four times longer,
-//! the machine being shared. About 15 ms of CPU per template, so 20,000 such rows take minutes.
+//! [`SHORTLIST`] candidates. Generated files with two synthetic templates per row, imported by the
+//! release build (`people_import::speed`, an ignored test in `tests/it`) on the 2-core development
+//! machine: 2,000 rows took 56 s of CPU as a dry run and 60 s imported; 20,000 rows took 685 s of
+//! CPU imported (about 17 ms per template as the gallery grows to 40,000), which is about six
+//! minutes on two free cores. Wall time there was two to four times longer, the machine being shared.
+//! Of those 20,000 rows, 7 were held back: synthetic fingers of different people that match at the
+//! duplicate threshold, as a false match rate of 1e-4 lets a few do at that size.
 //!
 //! # Dry run
 //! [`Mode::DryRun`] runs every check, duplicates included (within the file and against the register),
