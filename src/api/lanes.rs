@@ -11,7 +11,6 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{Caller, Json, Override, Path, ReadLanes, principal_of};
 use crate::auth::Action;
 use crate::gate::handle::LaneStatus;
-use crate::gate::runner::Decider;
 use crate::ledger::entry;
 
 /// Longest override reason, in characters.
@@ -164,14 +163,6 @@ pub async fn override_passage(
             ));
         }
     };
-    let Some(setting) = facility.config.lanes.iter().find(|l| l.id == id) else { return Err(no_lane(&id)) };
-    // The lane asks the policy again when it takes the override; this is the same question, for the answer.
-    let decider = crate::gate::decide::PolicyDecider {
-        policy: facility.policy.clone(),
-        census: facility.census.clone(),
-        clock: facility.clock.clone(),
-    };
-    let (verdict, _) = decider.decide(&crate::gate::service::lane_config(setting), &body.person, false);
     let record = entry::Override {
         lane: id.clone(),
         officer: caller.name,
@@ -179,7 +170,8 @@ pub async fn override_passage(
         reason: reason.into(),
         second_officer: second.name.clone(),
     };
-    handle.request_override(record).await.map_err(|why| ApiError::conflict("lane_unavailable", why))?;
+    // The lane asks the policy when it takes the override, and answers with its verdict.
+    let verdict = handle.request_override(record).await.map_err(|why| ApiError::conflict("lane_unavailable", why))?;
     let (granted, reason) = match verdict {
         crate::gate::lane::Verdict::Grant => (true, None),
         crate::gate::lane::Verdict::Deny(why) => (false, Some(why)),

@@ -8,7 +8,7 @@
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::lane::LaneConfig;
+use super::lane::{LaneConfig, Verdict};
 use crate::ledger::entry::Override;
 
 /// A lane's state, as shown to guards.
@@ -69,8 +69,8 @@ impl LaneStatus {
 pub struct OverrideRequest {
     /// The `override` entry to record (lane, both officers, person, reason).
     pub record: Override,
-    /// Answered `Ok` once the lane has taken it, or with why not (busy, locked).
-    pub reply: oneshot::Sender<Result<(), String>>,
+    /// Answered with the policy's verdict once the lane has taken it, or with why not (busy, locked).
+    pub reply: oneshot::Sender<Result<Verdict, String>>,
 }
 
 /// The outside's end of a running lane. Cloned freely.
@@ -111,8 +111,9 @@ impl LaneHandle {
     }
 
     /// Asks the lane to let `record.person` through; resolves once it took the override (the
-    /// `override` entry and the grant are then on their way) or with why it could not.
-    pub async fn request_override(&self, record: Override) -> Result<(), String> {
+    /// `override` entry and the grant or refusal are then on their way), with the policy's verdict, or
+    /// with why it could not.
+    pub async fn request_override(&self, record: Override) -> Result<Verdict, String> {
         let (reply, answer) = oneshot::channel();
         self.overrides.send(OverrideRequest { record, reply }).map_err(|_| "the lane has stopped".to_string())?;
         answer.await.map_err(|_| "the lane stopped before answering".to_string())?

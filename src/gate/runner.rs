@@ -235,7 +235,7 @@ pub async fn run(parts: LaneParts, shutdown: impl Future<Output = ()>) {
                 match lane.accepts_override() {
                     Ok(()) => {
                         let (verdict, flags) = decider.decide(lane.config(), &request.record.person, false);
-                        let _ = request.reply.send(Ok(()));
+                        let _ = request.reply.send(Ok(verdict.clone()));
                         Input::Override { record: request.record, verdict, flags }
                     }
                     Err(why) => {
