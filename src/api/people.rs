@@ -1,5 +1,5 @@
 //! The register: people (identity fields in the store, category, status and whereabouts from the
-//! census), photos, status changes, enrolment of fingers and identification.
+//! census), status changes, enrolment of fingers and identification (photos: [`super::photos`]).
 //!
 //! Every change that matters to custody is a ledger entry, written before the answer: `registration`
 //! when a person is created, `status_change`, `enrolment`. Identity fields, photos and templates are
@@ -10,7 +10,7 @@
 //! returning prisoner is reported with the candidates instead of becoming a second identity.
 
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -25,8 +25,8 @@ use crate::fingerprint::image::GrayImage;
 use crate::fingerprint::template::Template;
 use crate::ledger::entry::{Enrolment, Event, Registration, StatusChange};
 use crate::people::gallery::Owner;
-use crate::people::vault::{photo_context, template_context};
-use crate::people::{self as register, Category, MAX_PHOTO_BYTES, Status, check_finger, check_id, check_name};
+use crate::people::vault::template_context;
+use crate::people::{self as register, Category, Status, check_finger, check_id, check_name};
 use crate::store::StoreError;
 use crate::store::people::{NewPerson, NewTemplate, PersonRecord, TemplateInfo};
 
@@ -192,7 +192,7 @@ fn check_optional(date_of_birth: &Option<String>, national_id: &Option<String>) 
     Ok(())
 }
 
-fn now(state: &AppState) -> String {
+pub(super) fn now(state: &AppState) -> String {
     crate::clock::rfc3339(state.facility().clock.wall())
 }
 
@@ -466,7 +466,7 @@ pub struct Candidate {
     pub fmr: f64,
 }
 
-fn decode_base64(field: &'static str, text: &str) -> Result<Vec<u8>, ApiError> {
+pub(super) fn decode_base64(field: &'static str, text: &str) -> Result<Vec<u8>, ApiError> {
     B64.decode(text.trim()).map_err(|_| ApiError::bad_request("invalid_field", format!("{field}: not base64")))
 }
 
@@ -609,71 +609,6 @@ pub async fn fingers(
 ) -> Result<axum::Json<Vec<FingerView>>, ApiError> {
     let show_duress = caller.role.may(crate::auth::Action::Enrol);
     Ok(axum::Json(load_person(&state, id, show_duress).await?.fingers))
-}
-
-/// A photo, JPEG or PNG.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PhotoBody {
-    /// The photo's bytes, base64 (at most 512 KiB once decoded).
-    pub image: String,
-}
-
-/// The media type of a photo, by its first bytes.
-fn photo_type(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("image/jpeg")
-    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else {
-        None
-    }
-}
-
-/// Sets a person's photo (sealed at rest like the templates).
-#[utoipa::path(put, path = "/api/v1/people/{id}/photo", tag = "people", request_body = PhotoBody,
-    params(("id" = String, Path, description = "Person id")),
-    responses((status = 204, description = "kept"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn put_photo(
-    State(state): State<AppState>,
-    _: Caller<WritePeople>,
-    Path(id): Path<String>,
-    Json(body): Json<PhotoBody>,
-) -> Result<StatusCode, ApiError> {
-    let bytes = decode_base64("image", &body.image)?;
-    if bytes.len() > MAX_PHOTO_BYTES || photo_type(&bytes).is_none() {
-        return Err(ApiError::bad_request("invalid_photo", "a JPEG or PNG photo of at most 512 KiB"));
-    }
-    let sealed =
-        state.facility().vault.seal(&photo_context(&id), &bytes).map_err(|e| ApiError::unavailable("vault", &e))?;
-    let stamp = now(&state);
-    let lookup = id.clone();
-    if !state.with_store(move |s| s.photo_set(&lookup, &sealed, &stamp)).await? {
-        return Err(ApiError::no_such("no_such_person", format!("no person {id:?} in the register")));
-    }
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// A person's photo.
-#[utoipa::path(get, path = "/api/v1/people/{id}/photo", tag = "people",
-    params(("id" = String, Path, description = "Person id")),
-    responses((status = 200, description = "the photo", content_type = "image/jpeg"), (status = 404, body = ErrorBody)))]
-pub async fn get_photo(
-    State(state): State<AppState>,
-    _: Caller<ReadPeople>,
-    Path(id): Path<String>,
-) -> Result<impl IntoResponse, ApiError> {
-    let lookup = id.clone();
-    let Some(sealed) = state.with_store(move |s| s.photo_get(&lookup)).await? else {
-        return Err(ApiError::no_such("no_photo", format!("no photo of {id:?}")));
-    };
-    let photo = state
-        .facility()
-        .vault
-        .open_sealed(&photo_context(&id), &sealed)
-        .map_err(|e| ApiError::unavailable("vault", &e))?;
-    let media = photo_type(&photo).unwrap_or("application/octet-stream");
-    Ok(([(header::CONTENT_TYPE, media), (header::CACHE_CONTROL, "private, no-store")], photo))
 }
 
 /// A probe to identify: an image, or a template from another device.

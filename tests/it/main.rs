@@ -16,6 +16,8 @@ mod fuzz_bodies;
 mod lane;
 mod lane_osdp;
 mod openapi;
+mod pages;
+mod pages_browser;
 mod ledger_cli;
 mod policy;
 mod readers;
