@@ -193,7 +193,8 @@ mod tests {
         assert_eq!(h[156], b'0');
         assert_eq!(&h[257..265], b"ustar\x0000");
         assert_eq!(field(&h, 345, 155), "ledger-makala-gate-1-42");
-        let stored = u32::from_str_radix(field(&h, 148, 8).trim(), 8).unwrap();
+        let stored = u32::from_str_radix(&field(&h, 148, 6), 8).unwrap();
+        assert_eq!(&h[154..156], b"\0 ");
         let mut blanked = h;
         blanked[148..156].fill(b' ');
         assert_eq!(stored, blanked.iter().map(|&b| u32::from(b)).sum::<u32>());

@@ -49,7 +49,12 @@ async function signIn(browser, token, where, viewport = { width: 1280, height: 9
     process.exitCode = 1;
   });
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/404|Not Found/.test(m.text())) console.error(`console: ${m.text()}`);
+    // Refusals the stories provoke (403, 409, 422…) are logged by the browser as failed loads: not errors.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) console.error(`console: ${m.text()}`);
+    if (/Content Security Policy/.test(m.text())) {
+      console.error('the page broke its own Content-Security-Policy');
+      process.exitCode = 1;
+    }
   });
   await page.goto(base + where);
   await page.fill('#token', token);
@@ -127,6 +132,9 @@ try {
   step('the gate screen in French');
   await gate.selectOption('#lang', 'fr');
   await waitText(gate, '#latest .decision', 'AUTORISÉ');
+  await waitText(gate, '#latest .method', 'Dérogation par guard.1 et guard.2');
+  await waitText(gate, '#recent li.deny', 'REFUSÉ');
+  await waitText(gate, '#recent li.deny', 'Déjà de ce côté (anti-retour)');
   assert.equal(await gate.getAttribute('html', 'lang'), 'fr');
   await waitText(gate, '.lane-state', 'Tourniquet');
   await waitText(gate, '.live', 'En direct');

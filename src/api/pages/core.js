@@ -2,7 +2,7 @@
 // builder (text is always set as text, never parsed as HTML), photos fetched with the token, the live
 // event stream read with fetch (EventSource cannot send the token), and downloads.
 
-import { t, lang } from '/assets/i18n.js';
+import { t, locale } from '/assets/i18n.js';
 
 const KEY = 'tally.login';
 
@@ -117,10 +117,9 @@ export function when(iso, withDate) {
   if (!iso) return '—';
   const d = new Date(iso);
   if (isNaN(d)) return iso;
-  const opts = withDate
-    ? { dateStyle: 'short', timeStyle: 'medium' }
-    : { hour: '2-digit', minute: '2-digit', second: '2-digit' };
-  return d.toLocaleString(lang(), opts);
+  const time = { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' };
+  const opts = withDate ? { year: 'numeric', month: '2-digit', day: '2-digit', ...time } : time;
+  return d.toLocaleString(locale(), opts);
 }
 
 // Photos: one fetch per person and tab, kept as blob URLs.

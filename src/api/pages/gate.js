@@ -10,6 +10,10 @@ import { api, h, fill, photo, fullName, when, stream, may, problem } from '/asse
 const RECENT = 12;
 const ALARMS = 6;
 const SILENT = new Set(['duress']);
+/** Alarms that say something is back to normal. */
+const INFO = new Set(['turnstile_online', 'tamper_cleared', 'power_restored']);
+/** The scans each lane's screen has seen, kept across redraws in this tab (a language switch redraws). */
+const seen = new Map();
 
 export async function show(main, [lane]) {
   const r = await api('GET', `/api/v1/lanes/${encodeURIComponent(lane)}`);
@@ -30,7 +34,8 @@ export async function show(main, [lane]) {
   const latest = h('section', { class: 'latest empty', id: 'latest', 'aria-live': 'polite' });
   const recent = h('ol', { class: 'recent', id: 'recent' });
   const alarms = h('ul', { class: 'alarms', id: 'alarms' });
-  const scans = [];
+  if (!seen.has(lane)) seen.set(lane, []);
+  const scans = seen.get(lane);
   let pendingOverride = null;
   let alarmList = [];
 
@@ -133,8 +138,8 @@ export async function show(main, [lane]) {
     fill(
       alarms,
       visible.length
-        ? visible.map((a) => h('li', { class: a.source === `lane ${lane}` ? 'here' : '' },
-            h('span', { class: 'mark', text: '⚠' }),
+        ? visible.map((a) => h('li', { class: `${a.source === `lane ${lane}` ? 'here' : ''} ${INFO.has(a.code) ? 'info' : ''}` },
+            h('span', { class: 'mark', text: INFO.has(a.code) ? 'ℹ' : '⚠' }),
             h('span', { class: 'code', text: t('alarm.' + a.code, {}, a.code) }),
             h('span', { class: 'detail', text: a.detail }),
             h('span', { class: 'time', text: when(a.time, true) })))

@@ -2,7 +2,7 @@
 // out of the facility and why, and a chart of the day's count drawn from GET /api/v1/headcount/history.
 // It reads again every few seconds; any role may see it (names only for roles that read the register).
 
-import { t, lang } from '/assets/i18n.js';
+import { t, locale } from '/assets/i18n.js';
 import { api, h, s, fill, when, problem } from '/assets/core.js';
 
 const EVERY_MS = 5000;
@@ -80,11 +80,12 @@ function drawChart(figure, history) {
   midnight.setHours(0, 0, 0, 0);
   const start = midnight.getTime();
   const pts = history.points.map((p) => [Date.parse(p.time), p.inside]).filter(([x]) => !isNaN(x));
-  // The count at midnight is the last change before it (or the first value known).
+  // The count at midnight is the last change before it. With none kept, the line starts at the first
+  // change of the day (or now): what came before is not known here.
   const before = pts.filter(([x]) => x < start);
   const today = pts.filter(([x]) => x >= start && x <= now);
-  const first = before.length ? before[before.length - 1][1] : (today.length ? today[0][1] : history.inside);
-  const steps = [[start, first], ...today, [now, history.inside]];
+  const opening = before.length ? [[start, before[before.length - 1][1]]] : [];
+  const steps = [...opening, ...today, [now, history.inside]];
   const max = Math.max(1, ...steps.map(([, y]) => y));
   const x = (v) => L + ((v - start) / Math.max(1, now - start)) * (W - L - R);
   const y = (v) => T + (1 - v / max) * (H - T - B);
@@ -96,7 +97,7 @@ function drawChart(figure, history) {
   for (let hour = 0; hour <= 24; hour += 3) {
     const at = start + hour * 3600e3;
     if (at > now) break;
-    const label = new Date(at).toLocaleTimeString(lang(), { hour: '2-digit', minute: '2-digit' });
+    const label = new Date(at).toLocaleTimeString(locale(), { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
     ticks.push(s('line', { x1: x(at), x2: x(at), y1: T, y2: H - B, class: 'tick' }), s('text', { x: x(at), y: H - 8, class: 'axis', 'text-anchor': 'middle' }, label));
   }
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': t('headcount.chart_label', { n: today.length, now: history.inside, max }) },

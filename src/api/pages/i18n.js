@@ -492,6 +492,8 @@ const fr = {
 };
 
 const TABLES = { en, fr };
+/** How each language writes dates and times (day first, 24-hour clock). */
+const LOCALES = { en: 'en-GB', fr: 'fr-FR' };
 const STORE = 'tally.lang';
 
 function initial() {
@@ -510,6 +512,11 @@ let current = initial();
 /** The language in use. */
 export function lang() {
   return current;
+}
+
+/** The locale for dates, times and numbers in the language in use. */
+export function locale() {
+  return LOCALES[current] || current;
 }
 
 /** Switches language (remembered in this browser). */

@@ -42,7 +42,7 @@ export async function show(main) {
   } });
 
   fill(main, h('h1', { text: t('ledger.title') }),
-    h('div', { class: 'board' }, checkpoint,
+    h('div', { class: 'board even' }, checkpoint,
       h('section', { class: 'card' }, h('h2', { text: t('ledger.export_title') }), h('p', { text: t('ledger.export_about') }),
         h('pre', { class: 'command', text: 'tar xf ledger-….tar\ntally ledger verify ledger-…/' }), exportButton, msg)),
     h('h2', { text: t('ledger.entries') }),

@@ -173,7 +173,7 @@ function enrolForm(p, taken) {
           h('a', { class: 'name', href: `/people/${encodeURIComponent(c.person)}`, text: fullName(c) || c.person }),
           h('span', { class: 'id', text: c.person }),
           h('span', { text: [t('category.' + c.category, {}, ''), t('status.' + c.status, {}, '')].filter(Boolean).join(' · ') }),
-          h('span', { text: t('people.match', { finger: t('finger.' + c.finger), fmr: c.fmr.toExponential(1) }) })))));
+          h('span', { text: t('people.match', { finger: t('finger.' + c.finger), fmr: c.fmr > 0 ? c.fmr.toExponential(1) : '< 1e-12' }) })))));
     } else {
       say(msg, false, problem(r));
     }
