@@ -72,7 +72,8 @@ export async function show(main) {
   return () => clearInterval(timer);
 }
 
-/** A step chart of today's count (local midnight to now), in inline SVG. */
+/** A step chart of today's count, in inline SVG: from midnight when the count then is known, else from the
+ * first change kept today. */
 function drawChart(figure, history) {
   const W = 600, H = 200, L = 44, R = 12, T = 12, B = 28;
   const now = Date.now();
@@ -80,28 +81,30 @@ function drawChart(figure, history) {
   midnight.setHours(0, 0, 0, 0);
   const start = midnight.getTime();
   const pts = history.points.map((p) => [Date.parse(p.time), p.inside]).filter(([x]) => !isNaN(x));
-  // The count at midnight is the last change before it. With none kept, the line starts at the first
-  // change of the day (or now): what came before is not known here.
   const before = pts.filter(([x]) => x < start);
   const today = pts.filter(([x]) => x >= start && x <= now);
   const opening = before.length ? [[start, before[before.length - 1][1]]] : [];
   const steps = [...opening, ...today, [now, history.inside]];
+  // At least the last minute, so a count that just started still has room.
+  const from = Math.min(steps[0][0], now - 60e3);
+  const span = now - from;
   const max = Math.max(1, ...steps.map(([, y]) => y));
-  const x = (v) => L + ((v - start) / Math.max(1, now - start)) * (W - L - R);
+  const x = (v) => L + ((v - from) / span) * (W - L - R);
   const y = (v) => T + (1 - v / max) * (H - T - B);
   let d = `M${x(steps[0][0]).toFixed(1)},${y(steps[0][1]).toFixed(1)}`;
   for (let i = 1; i < steps.length; i++) {
     d += ` H${x(steps[i][0]).toFixed(1)} V${y(steps[i][1]).toFixed(1)}`;
   }
+  // At most about eight ticks, on round local times (counted from midnight).
+  const step = [1, 5, 15, 30, 60, 120, 180].map((m) => m * 60e3).find((s) => span / s <= 8) || 180 * 60e3;
   const ticks = [];
-  for (let hour = 0; hour <= 24; hour += 3) {
-    const at = start + hour * 3600e3;
-    if (at > now) break;
+  for (let at = start + Math.ceil((from - start) / step) * step; at <= now; at += step) {
     const label = new Date(at).toLocaleTimeString(locale(), { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
     ticks.push(s('line', { x1: x(at), x2: x(at), y1: T, y2: H - B, class: 'tick' }), s('text', { x: x(at), y: H - 8, class: 'axis', 'text-anchor': 'middle' }, label));
   }
-  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': t('headcount.chart_label', { n: today.length, now: history.inside, max }) },
-    s('title', {}, t('headcount.chart_label', { n: today.length, now: history.inside, max })),
+  const label = t('headcount.chart_label', { n: today.length, now: history.inside, max });
+  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': label },
+    s('title', {}, label),
     ticks,
     s('line', { x1: L, x2: W - R, y1: y(0), y2: y(0), class: 'base' }),
     s('text', { x: L - 6, y: y(max) + 5, class: 'axis', 'text-anchor': 'end' }, String(max)),
