@@ -146,6 +146,36 @@ pub async fn headcount(
     Ok(axum::Json(HeadcountView { inside: count.inside, zones, out_of_facility, ledger_size: size }))
 }
 
+/// One point of the count's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CountPoint {
+    /// When the count changed (the entry's wall-clock time).
+    pub time: String,
+    /// Everyone inside the walls from then on.
+    pub inside: u64,
+}
+
+/// How the count inside the walls changed: one point after each change, oldest first (the last
+/// 2,000 changes), and the count now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CountHistoryView {
+    /// Everyone inside the walls now.
+    pub inside: u64,
+    /// The changes, oldest first.
+    pub points: Vec<CountPoint>,
+}
+
+/// The count's history, for the day's chart.
+#[utoipa::path(get, path = "/api/v1/headcount/history", tag = "census",
+    responses((status = 200, body = CountHistoryView)))]
+pub async fn history(State(state): State<AppState>, _: Caller<ReadCounts>) -> axum::Json<CountHistoryView> {
+    let (inside, points) = state.census(|c| {
+        let points = c.history().iter().map(|(time, inside)| CountPoint { time: time.clone(), inside: *inside });
+        (c.headcount().inside, points.collect())
+    });
+    axum::Json(CountHistoryView { inside, points })
+}
+
 /// A zone.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ZoneView {

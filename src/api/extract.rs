@@ -137,6 +137,18 @@ impl<P: Permission + Send + Sync> FromRequestParts<AppState> for Caller<P> {
     }
 }
 
+/// A caller with any valid token, whatever its role (for routes that only say who is asking).
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Principal);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authenticate(parts, state).await.map(Authenticated)
+    }
+}
+
 /// The holder of a token given in a body (the second officer of an override), or `None`.
 pub async fn principal_of(state: &AppState, secret: String) -> Result<Option<Principal>, ApiError> {
     state.with_store(move |store| crate::auth::authenticate(store, &secret)).await

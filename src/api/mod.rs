@@ -1,11 +1,14 @@
 //! The local HTTP API (axum): routes, roles and errors. Only this module chooses HTTP statuses.
 //!
-//! - [`people`]: the register — people, photos, status changes;
+//! - [`people`]: the register — people and status changes; [`photos`]: their photos;
 //! - [`fingers`]: enrolment of fingers (quality and duplicate checks) and identification;
 //! - [`census_routes`]: headcount, zones and their occupants, alarms, the live event stream (SSE);
 //! - [`rollcalls`]: roll-calls from start to signed close, and the printable count sheet;
 //! - [`lanes`]: the lanes' state and officers' overrides;
-//! - [`ledger_routes`]: checkpoints, entries, proofs, notes;
+//! - [`ledger_routes`]: checkpoints, entries, proofs, notes; [`ledger_export`]: the auditor's export as
+//!   one tar file;
+//! - [`session`]: who holds a token and what their role may do (for the pages);
+//! - [`pages`]: the web pages, static files built into the binary, served outside the API's document;
 //! - [`openapi`]: the OpenAPI 3 document, generated from the handlers' annotations by utoipa, and the
 //!   router built from the same list (`/api/openapi.json`).
 //!
@@ -19,10 +22,14 @@ pub mod error;
 pub mod extract;
 mod fingers;
 mod lanes;
+mod ledger_export;
 mod ledger_routes;
 mod openapi;
+pub mod pages;
 mod people;
+mod photos;
 mod rollcalls;
+mod session;
 pub mod writer;
 
 use std::future::Future;
@@ -167,6 +174,7 @@ pub fn router(state: AppState) -> Router {
     let doc: Arc<str> = doc.to_json().unwrap_or_else(|_| "{}".into()).into();
     Router::new()
         .route("/healthz", get(health))
+        .merge(pages::routes())
         .merge(api)
         .route(
             "/api/openapi.json",

@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use super::error::ErrorBody;
 use super::extract::{Caller, ReadApiDocs};
 use super::{AppState, MAX_BODY_BYTES, MAX_IMAGE_BODY_BYTES};
-use super::{census_routes, fingers, lanes, ledger_routes, people, rollcalls};
+use super::{census_routes, fingers, lanes, ledger_export, ledger_routes, people, photos, rollcalls, session};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -30,6 +30,7 @@ use super::{census_routes, fingers, lanes, ledger_routes, people, rollcalls};
         (name = "rollcalls", description = "Roll-calls"),
         (name = "lanes", description = "Lanes and overrides"),
         (name = "ledger", description = "The signed ledger"),
+        (name = "session", description = "Who holds a token, and what their role may do"),
     )
 )]
 struct ApiDoc;
@@ -51,7 +52,9 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(people::search, people::create))
         .routes(routes!(people::get_person, people::update))
         .routes(routes!(people::change_status))
+        .routes(routes!(session::session))
         .routes(routes!(census_routes::headcount))
+        .routes(routes!(census_routes::history))
         .routes(routes!(census_routes::zones))
         .routes(routes!(census_routes::occupants))
         .routes(routes!(census_routes::alarms))
@@ -67,6 +70,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(lanes::override_passage))
         .routes(routes!(ledger_routes::checkpoint))
         .routes(routes!(ledger_routes::entries))
+        .routes(routes!(ledger_export::export))
         .routes(routes!(ledger_routes::inclusion))
         .routes(routes!(ledger_routes::consistency))
         .routes(routes!(ledger_routes::post_note))
@@ -74,7 +78,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     // Routes that take a fingerprint image or a photo.
     let images = OpenApiRouter::new()
         .routes(routes!(fingers::fingers, fingers::enrol))
-        .routes(routes!(people::get_photo, people::put_photo))
+        .routes(routes!(photos::get_photo, photos::put_photo))
         .routes(routes!(fingers::identify))
         .layer(DefaultBodyLimit::max(MAX_IMAGE_BODY_BYTES));
     let (router, mut doc) = small.merge(images).split_for_parts();

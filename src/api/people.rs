@@ -1,5 +1,5 @@
 //! The register: people (identity fields in the store, category, status and whereabouts from the
-//! census), photos, status changes, enrolment of fingers and identification.
+//! census) and status changes (photos: [`super::photos`]).
 //!
 //! Every change that matters to custody is a ledger entry, written before the answer: `registration`
 //! when a person is created, `status_change`, `enrolment`. Identity fields, photos and templates are
@@ -8,7 +8,7 @@
 //! Fingers (enrolment, identification) are [`super::fingers`].
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -20,8 +20,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{Caller, ChangeStatus, Json, Path, Query, ReadPeople, WritePeople};
 use crate::census::PersonState;
 use crate::ledger::entry::{Event, Registration, StatusChange};
-use crate::people::vault::photo_context;
-use crate::people::{self as register, Category, MAX_PHOTO_BYTES, Status, check_id, check_name};
+use crate::people::{self as register, Category, Status, check_id, check_name};
 use crate::store::StoreError;
 use crate::store::people::{NewPerson, PersonRecord, TemplateInfo};
 
@@ -424,70 +423,4 @@ pub async fn change_status(
 /// Decodes a base64 field.
 pub(super) fn decode_base64(field: &'static str, text: &str) -> Result<Vec<u8>, ApiError> {
     B64.decode(text.trim()).map_err(|_| ApiError::bad_request("invalid_field", format!("{field}: not base64")))
-}
-
-/// A photo, JPEG or PNG.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PhotoBody {
-    /// The photo's bytes, base64 (at most 512 KiB once decoded).
-    pub image: String,
-}
-
-/// The media type of a photo, by its first bytes.
-fn photo_type(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("image/jpeg")
-    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else {
-        None
-    }
-}
-
-/// Sets a person's photo (sealed at rest like the templates).
-#[utoipa::path(put, path = "/api/v1/people/{id}/photo", tag = "people", request_body = PhotoBody,
-    params(("id" = String, Path, description = "Person id", example = "P-1")),
-    responses((status = 204, description = "kept"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn put_photo(
-    State(state): State<AppState>,
-    _: Caller<WritePeople>,
-    Path(id): Path<String>,
-    Json(body): Json<PhotoBody>,
-) -> Result<StatusCode, ApiError> {
-    let bytes = decode_base64("image", &body.image)?;
-    if bytes.len() > MAX_PHOTO_BYTES || photo_type(&bytes).is_none() {
-        return Err(ApiError::bad_request("invalid_photo", "a JPEG or PNG photo of at most 512 KiB"));
-    }
-    let sealed =
-        state.facility().vault.seal(&photo_context(&id), &bytes).map_err(|e| ApiError::unavailable("vault", &e))?;
-    let stamp = now(&state);
-    let lookup = id.clone();
-    if !state.with_store(move |s| s.photo_set(&lookup, &sealed, &stamp)).await? {
-        return Err(ApiError::no_such("no_such_person", format!("no person {id:?} in the register")));
-    }
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// A person's photo.
-#[utoipa::path(get, path = "/api/v1/people/{id}/photo", tag = "people",
-    params(("id" = String, Path, description = "Person id", example = "P-1")),
-    responses((status = 200, description = "the photo", content(("image/jpeg"), ("image/png"))),
-        (status = 404, body = ErrorBody)))]
-pub async fn get_photo(
-    State(state): State<AppState>,
-    _: Caller<ReadPeople>,
-    Path(id): Path<String>,
-) -> Result<impl IntoResponse, ApiError> {
-    let lookup = id.clone();
-    let Some(sealed) = state.with_store(move |s| s.photo_get(&lookup)).await? else {
-        return Err(ApiError::no_such("no_photo", format!("no photo of {id:?}")));
-    };
-    let photo = state
-        .facility()
-        .vault
-        .open_sealed(&photo_context(&id), &sealed)
-        .map_err(|e| ApiError::unavailable("vault", &e))?;
-    let media = photo_type(&photo).unwrap_or("application/octet-stream");
-    Ok(([(header::CONTENT_TYPE, media), (header::CACHE_CONTROL, "private, no-store")], photo))
 }

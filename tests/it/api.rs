@@ -534,7 +534,7 @@ fn bad_requests(size: u64) -> Vec<Bad> {
         bad_query("a consistency from of u64::MAX", &format!("{CONSISTENCY}?from={big}"), 400, "invalid_proof_request"),
         bad_query("an unknown route", "/api/v1/nope", 404, "not_found"),
         bad_query("an unknown API version", "/api/v2/ledger/checkpoint", 404, "not_found"),
-        bad_query("the root", "/", 404, "not_found"),
+        bad_query("a path that is neither a page nor the API", "/nothing-here", 404, "not_found"),
         bad_request("GET on notes", "GET", NOTES, 405, "method_not_allowed"),
         bad_request("DELETE on notes", "DELETE", NOTES, 405, "method_not_allowed"),
         bad_request("POST on the checkpoint", "POST", CHECKPOINT, 405, "method_not_allowed"),

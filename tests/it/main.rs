@@ -17,6 +17,8 @@ mod fuzz_bodies;
 mod lane;
 mod lane_osdp;
 mod openapi;
+mod pages;
+mod pages_browser;
 mod ledger_cli;
 mod people_import;
 mod policy;
