@@ -19,7 +19,7 @@ pub mod extract;
 mod lanes;
 mod ledger_routes;
 mod openapi;
-mod people;
+pub mod people;
 mod rollcalls;
 pub mod writer;
 

@@ -7,6 +7,7 @@ mod api;
 mod appliance;
 mod crash;
 mod crash_startup;
+mod demo;
 mod devices;
 mod fingerprint_cli;
 mod fingerprint_formats;
