@@ -18,6 +18,7 @@
 //! - [`auth`]: API tokens and roles.
 //! - [`app`]: the appliance's parts put together (vault, gallery, census, policy, lanes) for `serve`.
 //! - [`api`]: the axum routes, their errors and the ledger writer task behind them.
+//! - [`demo`]: `tally demo`'s synthetic prison, gate traffic and roll-call, on simulated devices.
 //!
 //! The binary (`main.rs` and its `cli` module) parses the command line and runs the commands on these.
 
@@ -27,6 +28,7 @@ pub mod auth;
 pub mod census;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod fingerprint;
 pub mod gate;
 pub mod ledger;

@@ -20,18 +20,9 @@ use crate::fingerprint::template::Template;
 use crate::ledger::entry::{Enrolment, Event};
 use crate::people::gallery::Owner;
 use crate::people::vault::template_context;
-use crate::people::{Category, check_finger};
+use crate::people::{Category, DUPLICATE_MAX_FMR, MIN_ENROL_MINUTIAE, MIN_ENROL_QUALITY, check_finger};
 use crate::store::people::NewTemplate;
 
-/// A capture whose image quality is below this is refused at enrolment (0–100). On FVC2002 set B the
-/// extractor rates the worst impressions 21–29 (DB3's dry, partial ones) and most above 30: this asks
-/// again for the worst few, which an officer at a reader can always do.
-pub const MIN_ENROL_QUALITY: u8 = 25;
-/// A capture with fewer minutiae than this is refused at enrolment.
-pub const MIN_ENROL_MINUTIAE: usize = 12;
-/// The false match rate below which an enrolment candidate is reported as a possible duplicate: looser
-/// than the gate's, since a human looks at each candidate.
-pub const DUPLICATE_MAX_FMR: f64 = 1e-4;
 /// Most candidates an identification answers.
 const MAX_CANDIDATES: usize = 10;
 

@@ -2,6 +2,7 @@
 //! context; [`exit_code`] sorts them for `main`.
 
 mod bench;
+mod demo;
 mod devices;
 mod fingerprint;
 mod fingerprint_bench_index;
@@ -45,6 +46,8 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
     },
+    /// A synthetic prison on simulated readers and turnstiles: the whole appliance, no hardware needed.
+    Demo(demo::DemoArgs),
     /// The signed movement ledger.
     #[command(subcommand)]
     Ledger(ledger_cmd::LedgerCommand),
@@ -80,12 +83,15 @@ struct Ctx {
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut config = Config::load(args.config.as_deref())?;
+    // The demo makes its own configuration and, unless told, its own data directory.
+    let (demo_dir, config_given) = (args.data_dir.clone(), args.config.is_some());
     if let Some(d) = args.data_dir {
         config.data_dir = d;
     }
     let ctx = Ctx { config, clock: Arc::new(SystemClock::new()) };
     match args.command {
         Command::Serve { listen } => serve::run(ctx, listen),
+        Command::Demo(c) => demo::run(ctx, demo_dir, config_given, c),
         Command::Ledger(c) => ledger_cmd::run(&ctx, c),
         Command::Tokens(c) => tokens_cmd::run(&ctx, c),
         Command::Fingerprint(c) => fingerprint::run(c),

@@ -75,7 +75,9 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
 
 /// Takes over SIGINT and SIGTERM, before anything else happens, and resolves when one arrives. A signal
 /// that comes while the ledger is still opening is kept and stops the service as soon as it serves.
-fn stop_signal(runtime: &tokio::runtime::Runtime) -> std::io::Result<impl std::future::Future<Output = ()> + use<>> {
+pub(super) fn stop_signal(
+    runtime: &tokio::runtime::Runtime,
+) -> std::io::Result<impl std::future::Future<Output = ()> + use<>> {
     use tokio::signal::unix::{SignalKind, signal};
     let _in_runtime = runtime.enter();
     let mut term = signal(SignalKind::terminate())?;

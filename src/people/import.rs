@@ -13,7 +13,7 @@
 //!    gave it (whatever became of that row).
 //! 3. **Fingers**: each template is identified in a gallery holding everyone enrolled and everyone
 //!    imported earlier in this run. A match of someone else at a false match rate of at most
-//!    [`DUPLICATE_FMR`] holds the row back as a possible duplicate, naming the candidates; it is not
+//!    [`DUPLICATE_MAX_FMR`] holds the row back as a possible duplicate, naming the candidates; it is not
 //!    written and not added to the gallery. (The gallery is loaded once: people enrolled by another
 //!    process during the import are not seen.)
 //! 4. **Accept**: the row's templates join the gallery (under provisional ids: this gallery is the
@@ -64,7 +64,7 @@ use serde::Serialize;
 
 use super::gallery::{Gallery, GalleryError, LoadReport, Owner};
 use super::vault::{Vault, VaultError, template_context};
-use super::{PeopleError, check_name};
+use super::{DUPLICATE_MAX_FMR, PeopleError, check_name};
 use crate::clock::{self, Clock};
 use crate::fingerprint::index::{IndexConfig, IndexError};
 use crate::ledger::entry::{Enrolment, Event, Registration};
@@ -77,12 +77,10 @@ pub use rows::{COLUMNS, MAX_NATIONAL_ID_LEN, MAX_TEMPLATE_BYTES, MIN_MINUTIAE, R
 
 /// Accepted rows written together: one store transaction and one ledger append.
 pub const BATCH_ROWS: usize = 500;
-/// A template matching someone else's at this false match rate or below makes a possible duplicate.
-pub const DUPLICATE_FMR: f64 = 1e-4;
 /// Templates compared in full for each of the file's templates, after candidate selection (the gate
 /// compares 96). A possible duplicate is a strong match, and strong matches come at the top of
 /// candidate selection: among 40,000 synthetic templates, of 1,000 impressions matching their mate at
-/// [`DUPLICATE_FMR`] or below, 995 had it within the first 16, 997 within 32 and 998 within 96
+/// [`DUPLICATE_MAX_FMR`] or below, 995 had it within the first 16, 997 within 32 and 998 within 96
 /// (`people_import::shortlist`, an ignored test in `tests/it`). A third of the gate's work per template
 /// for one miss in a thousand more, per finger: a person listed with two fingers is missed only if
 /// both are.
@@ -442,13 +440,13 @@ impl Run<'_> {
         self.report.issues.push(Issue { line, id, kind: IssueKind::Rejected { reasons } });
     }
 
-    /// The other people whose fingers match the row's at [`DUPLICATE_FMR`] or below, each once (by
+    /// The other people whose fingers match the row's at [`DUPLICATE_MAX_FMR`] or below, each once (by
     /// their best match), best first.
     fn candidates(&self, row: &ValidRow) -> Result<Vec<Candidate>, ImportError> {
         let mut best: HashMap<String, Candidate> = HashMap::new();
         for (finger, template) in &row.fingers {
             for m in self.gallery.identify(template, CANDIDATES)? {
-                if m.fmr > DUPLICATE_FMR || m.person == row.person.id {
+                if m.fmr > DUPLICATE_MAX_FMR || m.person == row.person.id {
                     continue;
                 }
                 let c = Candidate {

@@ -20,6 +20,15 @@ pub const MAX_ID_LEN: usize = 32;
 pub const MAX_NAME_CHARS: usize = 100;
 /// Largest photo accepted, in bytes (a passport-style JPEG or PNG).
 pub const MAX_PHOTO_BYTES: usize = 512 * 1024;
+/// A capture whose image quality is below this is refused at enrolment (0–100). On FVC2002 set B the
+/// extractor rates the worst impressions 21–29 (DB3's dry, partial ones) and most above 30: this asks
+/// again for the worst few, which an officer at a reader can always do.
+pub const MIN_ENROL_QUALITY: u8 = 25;
+/// A capture with fewer minutiae than this is refused at enrolment.
+pub const MIN_ENROL_MINUTIAE: usize = 12;
+/// The false match rate below which an enrolment candidate is reported as a possible duplicate: looser
+/// than the gate's, since a human looks at each candidate.
+pub const DUPLICATE_MAX_FMR: f64 = 1e-4;
 
 /// What a person is to the prison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -8,6 +8,7 @@ mod api_schema;
 mod appliance;
 mod crash;
 mod crash_startup;
+mod demo;
 mod devices;
 mod fingerprint_cli;
 mod fingerprint_formats;

@@ -233,7 +233,7 @@ fn imports_in_batches_records_ids_only_and_holds_back_duplicates() {
     assert_eq!((r.issues[0].line, r.issues[0].id.as_deref()), (7, Some("Q-1")));
     let c = &candidates[0];
     assert_eq!((c.person.as_str(), c.line, c.finger, c.their_finger), ("P-1", Some(3), 6, 7), "{candidates:?}");
-    assert!(c.fmr <= DUPLICATE_FMR && candidates.len() == 1, "{candidates:?}");
+    assert!(c.fmr <= DUPLICATE_MAX_FMR && candidates.len() == 1, "{candidates:?}");
 
     // The register: six people, ten templates that open with the vault in their context.
     let store = fx.store();
