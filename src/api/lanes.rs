@@ -10,6 +10,7 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Caller, Json, Override, Path, ReadLanes, principal_of};
 use crate::auth::Action;
+use crate::census::Scan;
 use crate::gate::handle::LaneStatus;
 use crate::ledger::entry;
 
@@ -37,6 +38,54 @@ pub struct LaneView {
     pub reader: String,
     /// The last decision: person, granted, reason, method.
     pub last: Option<LastView>,
+    /// The lane's recent scans as the ledger has them, newest first.
+    pub recent: Vec<ScanView>,
+}
+
+/// A recent scan at a lane.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScanView {
+    /// The grant's or denial's entry.
+    pub seq: u64,
+    /// Its time (the appliance's clock).
+    pub time: String,
+    /// Whether the person was let through.
+    pub granted: bool,
+    /// Person id, when someone was identified.
+    pub person: Option<String>,
+    /// The denial's reason.
+    pub reason: Option<String>,
+    /// `fingerprint` or `override`.
+    pub method: String,
+    /// For an override: the officer who made it.
+    pub officer: Option<String>,
+    /// For an override: the second officer.
+    pub second_officer: Option<String>,
+    /// For an override: why the finger was not used.
+    pub override_reason: Option<String>,
+    /// For a grant: `waiting`, `passed` or `timeout`.
+    pub passage: Option<String>,
+}
+
+impl From<Scan> for ScanView {
+    fn from(s: Scan) -> ScanView {
+        let (officer, second_officer, override_reason) = match s.override_by {
+            Some(o) => (Some(o.officer), Some(o.second_officer), Some(o.reason)),
+            None => (None, None, None),
+        };
+        ScanView {
+            override_reason,
+            seq: s.seq,
+            time: s.time,
+            granted: s.granted,
+            person: s.person,
+            reason: s.reason,
+            method: s.method,
+            officer,
+            second_officer,
+            passage: s.passage.map(Into::into),
+        }
+    }
 }
 
 /// The last decision at a lane.
@@ -52,9 +101,16 @@ pub struct LastView {
     pub method: String,
 }
 
+/// A lane's view: its state from the lane, its recent scans from the census.
+fn view(state: &AppState, s: LaneStatus) -> LaneView {
+    let recent = state.census(|c| c.scans(&s.id)).into_iter().map(ScanView::from).collect();
+    LaneView { recent, ..s.into() }
+}
+
 impl From<LaneStatus> for LaneView {
     fn from(s: LaneStatus) -> LaneView {
         LaneView {
+            recent: Vec::new(),
             id: s.id,
             from_zone: s.from_zone,
             to_zone: s.to_zone,
@@ -76,7 +132,7 @@ impl From<LaneStatus> for LaneView {
 /// Every lane of this appliance.
 #[utoipa::path(get, path = "/api/v1/lanes", tag = "lanes", responses((status = 200, body = Vec<LaneView>)))]
 pub async fn list(State(state): State<AppState>, _: Caller<ReadLanes>) -> axum::Json<Vec<LaneView>> {
-    axum::Json(state.facility().lanes.values().map(|h| h.status().into()).collect())
+    axum::Json(state.facility().lanes.values().map(|h| view(&state, h.status())).collect())
 }
 
 fn no_lane(id: &str) -> ApiError {
@@ -93,7 +149,7 @@ pub async fn get_lane(
     Path(id): Path<String>,
 ) -> Result<axum::Json<LaneView>, ApiError> {
     let handle = state.facility().lanes.get(&id).ok_or_else(|| no_lane(&id))?;
-    Ok(axum::Json(handle.status().into()))
+    Ok(axum::Json(view(&state, handle.status())))
 }
 
 /// An override.

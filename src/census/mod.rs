@@ -49,6 +49,8 @@
 //! - **Alarms** are listed as they come; the last [`MAX_ALARMS`] are kept.
 //! - **History.** After each entry that changes the inside total, the entry's time and the new total are
 //!   recorded; the last [`MAX_HISTORY`] points are kept.
+//! - **Scans** ([`scans`]): each lane's last grants and denials, with the override before one and how
+//!   its passage ended.
 //!
 //! Memory stays bounded over years of entries: alarms and history are capped, and only the last
 //! [`KEPT_CLOSED_ROLLCALLS`] closed roll-calls keep their roster and counts (older ones stay listed by
@@ -56,6 +58,7 @@
 
 pub mod live;
 mod rollcall;
+pub mod scans;
 #[cfg(test)]
 mod tests;
 mod views;
@@ -65,7 +68,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use crate::ledger::entry::{Entry, Event, Registration, RollcallClosed, StatusChange};
 use crate::people::{Category, Status};
 use rollcall::Rollcall;
+use scans::Scans;
 
+pub use scans::Scan;
 pub use rollcall::{Closed, Count, Missing, OutOfZone, RollcallState, RollcallSummary, RollcallView};
 pub use views::{AlarmRecord, Away, Headcount, PersonState, Seen, Unregistered, ZoneCount};
 
@@ -126,6 +131,8 @@ pub struct Census {
     alarms: Bounded<AlarmRecord>,
     /// (time, inside) after each change of `inside`.
     history: Bounded<(String, u64)>,
+    /// Each lane's recent scans.
+    scans: Scans,
 }
 
 /// A list that keeps at least its last `cap` items, dropping older ones in batches so that each push is
@@ -174,6 +181,7 @@ impl Census {
             detailed_closed: VecDeque::new(),
             alarms: Bounded::new(MAX_ALARMS),
             history: Bounded::new(MAX_HISTORY),
+            scans: Scans::default(),
         }
     }
 
@@ -186,6 +194,7 @@ impl Census {
             return Err(CensusError::OutOfOrder { expected: self.next_seq, got: seq });
         }
         let inside_before = self.inside;
+        self.scans.apply(seq, time, &entry.event);
         match &entry.event {
             Event::Registration(r) => self.register(r, time),
             Event::Grant(g) => {
@@ -345,6 +354,11 @@ impl Census {
     /// The last `limit` alarms (at most [`MAX_ALARMS`]), most recent first.
     pub fn alarms(&self, limit: usize) -> Vec<AlarmRecord> {
         self.alarms.kept().iter().rev().take(limit).cloned().collect()
+    }
+
+    /// A lane's recent scans, newest first (the last [`scans::KEPT`]).
+    pub fn scans(&self, lane: &str) -> Vec<Scan> {
+        self.scans.of(lane)
     }
 
     /// (time, inside total) after each change of the inside total, oldest first; the last

@@ -87,6 +87,10 @@ fn the_session_names_the_holder_and_what_their_role_may_do() {
     assert_eq!((me["name"].as_str(), me["role"].as_str()), (Some("guard.1"), Some("guard")));
     let may: Vec<&str> = me["may"].as_array().expect("may").iter().filter_map(|v| v.as_str()).collect();
     assert!(may.contains(&"override") && may.contains(&"read_lanes") && !may.contains(&"read_ledger"), "{may:?}");
+    let facility = &me["facility"];
+    assert_eq!(facility["name"], "Makala Central Prison");
+    assert_eq!((facility["outside"].as_str(), facility["utc_offset"].as_str()), (Some("outside"), Some("+00:00")));
+    assert_eq!(facility["zones"][0], json!({"id": "reception", "name": "Reception"}), "{facility}");
     let (_, me) = a.call("GET", "/api/v1/session", &auditor, None);
     let may: Vec<&str> = me["may"].as_array().expect("may").iter().filter_map(|v| v.as_str()).collect();
     assert!(may.contains(&"read_ledger") && !may.contains(&"read_people") && !may.contains(&"read_lanes"), "{may:?}");

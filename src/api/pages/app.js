@@ -3,7 +3,7 @@
 // stops its timers and streams when the page is left or redrawn.
 
 import { t, lang, setLang, LANGS } from '/assets/i18n.js';
-import { api, h, fill, login, saveLogin, logout, may } from '/assets/core.js';
+import { api, h, fill, login, saveLogin, logout, may, zoneName } from '/assets/core.js';
 
 const PAGES = [
   { path: /^\/gate\/([^/]+)$/, module: '/assets/gate.js', needs: 'read_lanes', title: 'nav.gate' },
@@ -96,7 +96,7 @@ function loginForm(main) {
         msg.textContent = r.status === 401 ? t('login.bad') : t('error.status', { status: r.status });
         return;
       }
-      saveLogin({ token: token.value.trim(), name: r.data.name, role: r.data.role, may: r.data.may });
+      saveLogin({ token: token.value.trim(), name: r.data.name, role: r.data.role, may: r.data.may, facility: r.data.facility });
       render();
     } },
     h('h1', { text: t('login.title') }),
@@ -135,7 +135,7 @@ function laneTiles(main, list) {
           'a',
           { class: 'card tile', href: `/gate/${encodeURIComponent(l.id)}` },
           h('span', { class: 'tile-title', text: l.id }),
-          h('span', { text: `${l.from_zone} → ${l.to_zone}` }),
+          h('span', { text: `${zoneName(l.from_zone)} → ${zoneName(l.to_zone)}` }),
         ),
       ),
     ),

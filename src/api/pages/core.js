@@ -112,14 +112,44 @@ export function fullName(p) {
   return `${(p.family_name || '').toUpperCase()} ${p.given_names || ''}`.trim();
 }
 
-/** A time from the ledger (RFC 3339) in the reader's language and time zone. */
+/** A zone's name from its id (outside the facility in the reader's language); the id if unknown. */
+export function zoneName(id) {
+  if (id === null || id === undefined) return t('zone.outside');
+  const f = login()?.facility;
+  if (f && id === f.outside) return t('zone.outside');
+  return f?.zones.find((z) => z.id === id)?.name ?? id;
+}
+
+/** The facility's offset from UTC in milliseconds (its `utc_offset`, like "+01:00"). */
+function offsetMs() {
+  const m = /^([+-])(\d\d):(\d\d)$/.exec(login()?.facility?.utc_offset || '');
+  if (!m) return 0;
+  return (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) * 60e3;
+}
+
+/**
+ * A Date whose UTC fields read as the facility's local time: the pages tell time as the facility's
+ * rules and registers do (its `utc_offset`), whatever the time zone of the screen showing them.
+ */
+export function local(date) {
+  return new Date(date.getTime() + offsetMs());
+}
+
+/** Facility-local midnight of the current day, as a timestamp. */
+export function localMidnight() {
+  const d = local(new Date());
+  d.setUTCHours(0, 0, 0, 0);
+  return d.getTime() - offsetMs();
+}
+
+/** A time from the ledger (RFC 3339, or a Date) in the reader's language, at the facility's time. */
 export function when(iso, withDate) {
   if (!iso) return '—';
-  const d = new Date(iso);
+  const d = iso instanceof Date ? iso : new Date(iso);
   if (isNaN(d)) return iso;
-  const time = { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' };
+  const time = { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZone: 'UTC' };
   const opts = withDate ? { year: 'numeric', month: '2-digit', day: '2-digit', ...time } : time;
-  return d.toLocaleString(locale(), opts);
+  return local(d).toLocaleString(locale(), opts);
 }
 
 // Photos: one fetch per person and tab, kept as blob URLs.
@@ -218,6 +248,29 @@ export function stream(onEvent, onState) {
   return () => {
     stopped = true;
     if (ctrl) ctrl.abort();
+  };
+}
+
+/**
+ * Calls `refresh` whenever the ledger grows (entries on the live stream, at most every 300 ms), when
+ * the stream (re)connects, and every 30 s in any case; for a role that may not follow the stream
+ * (auditors, enrolment officers), every 5 s. Returns a function that stops it.
+ */
+export function onLedger(refresh) {
+  if (!may('read_lanes')) {
+    const every = setInterval(refresh, 5000);
+    return () => clearInterval(every);
+  }
+  let timer = null;
+  const soon = () => {
+    if (!timer) timer = setTimeout(() => { timer = null; refresh(); }, 300);
+  };
+  const stop = stream((name) => { if (name === 'entry' || name === 'lagged') soon(); }, (state) => { if (state === 'live') soon(); });
+  const every = setInterval(refresh, 30000);
+  return () => {
+    stop();
+    clearInterval(every);
+    clearTimeout(timer);
   };
 }
 

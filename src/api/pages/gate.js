@@ -5,7 +5,7 @@
 // person forcing a guard could see them.
 
 import { t } from '/assets/i18n.js';
-import { api, h, fill, photo, fullName, when, stream, may, problem } from '/assets/core.js';
+import { api, h, fill, photo, fullName, when, stream, may, problem, zoneName } from '/assets/core.js';
 
 const RECENT = 12;
 const ALARMS = 6;
@@ -44,7 +44,7 @@ export async function show(main, [lane]) {
     'div',
     { class: 'gate-head' },
     h('h1', { text: t('gate.title', { lane }) }),
-    h('span', { class: 'zones', text: `${r.data.from_zone} → ${r.data.to_zone}` }),
+    h('span', { class: 'zones', text: `${zoneName(r.data.from_zone)} → ${zoneName(r.data.to_zone)}` }),
     live,
     may('override') ? h('button', { class: 'secondary', id: 'override-open', text: t('override.open'), onclick: () => dialog.open() }) : null,
   );
@@ -147,6 +147,12 @@ export async function show(main, [lane]) {
     );
   }
 
+  /** A scan as GET /api/v1/lanes/{id} lists it, in the form the stream's entries take here. */
+  function fromLedger(x) {
+    const override = x.officer ? { officer: x.officer, second: x.second_officer, reason: x.override_reason } : null;
+    return { seq: x.seq, time: x.time, kind: x.granted ? 'grant' : 'denial', person: x.person, reason: x.reason, method: x.method, override, passage: x.passage };
+  }
+
   function entry(e) {
     const b = e.body || {};
     if (e.kind === 'alarm') {
@@ -157,7 +163,7 @@ export async function show(main, [lane]) {
     if (b.lane !== lane) return;
     if (e.kind === 'override') {
       pendingOverride = { person: b.person, officer: b.officer, second: b.second_officer, reason: b.reason };
-    } else if (e.kind === 'grant' || e.kind === 'denial') {
+    } else if ((e.kind === 'grant' || e.kind === 'denial') && !scans.some((x) => x.seq === e.seq)) {
       const scan = { seq: e.seq, time: e.time, kind: e.kind, person: b.person || null, reason: b.reason || null, method: b.method || null };
       if (pendingOverride && pendingOverride.person === scan.person) {
         scan.method = 'override';
@@ -183,11 +189,14 @@ export async function show(main, [lane]) {
     const [l, a] = await Promise.all([api('GET', `/api/v1/lanes/${encodeURIComponent(lane)}`), api('GET', `/api/v1/alarms?limit=20`)]);
     if (l.ok) {
       showState(l.data);
-      if (!scans.length && l.data.last) {
-        const last = l.data.last;
-        scans.push({ seq: -1, time: null, kind: last.granted ? 'grant' : 'denial', person: last.person, reason: last.reason, method: last.method });
-        showLatest();
-      }
+      // The ledger's recent scans, with any newer ones the stream brought since they were read.
+      const recentScans = l.data.recent.map(fromLedger);
+      const newest = recentScans.length ? recentScans[0].seq : -1;
+      const newer = scans.filter((x) => x.seq > newest);
+      scans.splice(0, scans.length, ...newer, ...recentScans);
+      scans.length = Math.min(scans.length, RECENT + 1);
+      showLatest();
+      showRecent();
     }
     if (a.ok) {
       alarmList = a.data;

@@ -1,11 +1,10 @@
 // The headcount board: everyone inside, each zone by category (a zone opens to its occupants), who is
 // out of the facility and why, and a chart of the day's count drawn from GET /api/v1/headcount/history.
-// It reads again every few seconds; any role may see it (names only for roles that read the register).
+// It reads again whenever the ledger grows; any role may see it (names only for roles that read the register).
 
 import { t, locale } from '/assets/i18n.js';
-import { api, h, s, fill, when, problem } from '/assets/core.js';
+import { api, h, s, fill, when, problem, onLedger, local, localMidnight } from '/assets/core.js';
 
-const EVERY_MS = 5000;
 
 export async function show(main) {
   const total = h('p', { class: 'big-number', id: 'inside' });
@@ -68,8 +67,7 @@ export async function show(main) {
   }
 
   await refresh();
-  const timer = setInterval(refresh, EVERY_MS);
-  return () => clearInterval(timer);
+  return onLedger(refresh);
 }
 
 /** A step chart of today's count, in inline SVG: from midnight when the count then is known, else from the
@@ -77,9 +75,7 @@ export async function show(main) {
 function drawChart(figure, history) {
   const W = 600, H = 200, L = 44, R = 12, T = 12, B = 28;
   const now = Date.now();
-  const midnight = new Date();
-  midnight.setHours(0, 0, 0, 0);
-  const start = midnight.getTime();
+  const start = localMidnight();
   const pts = history.points.map((p) => [Date.parse(p.time), p.inside]).filter(([x]) => !isNaN(x));
   const before = pts.filter(([x]) => x < start);
   const today = pts.filter(([x]) => x >= start && x <= now);
@@ -99,7 +95,7 @@ function drawChart(figure, history) {
   const step = [1, 5, 15, 30, 60, 120, 180].map((m) => m * 60e3).find((s) => span / s <= 8) || 180 * 60e3;
   const ticks = [];
   for (let at = start + Math.ceil((from - start) / step) * step; at <= now; at += step) {
-    const label = new Date(at).toLocaleTimeString(locale(), { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    const label = local(new Date(at)).toLocaleTimeString(locale(), { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: 'UTC' });
     ticks.push(s('line', { x1: x(at), x2: x(at), y1: T, y2: H - B, class: 'tick' }), s('text', { x: x(at), y: H - 8, class: 'axis', 'text-anchor': 'middle' }, label));
   }
   const label = t('headcount.chart_label', { n: today.length, now: history.inside, max });

@@ -68,9 +68,13 @@ export async function show(main) {
       h('details', {}, h('summary', { text: t('ledger.signed_note') }), h('pre', { text: r.data })));
   }
 
+  // Each load is numbered so that an answer arriving after a newer request was made is dropped.
+  let loads = 0;
   async function load() {
+    const mine = ++loads;
     const start = from.value === '' ? Math.max(0, size - SHOWN) : Math.max(0, Number(from.value));
     const r = await api('GET', `/api/v1/ledger/entries?from=${start}&limit=${PAGE}`);
+    if (mine !== loads) return;
     if (!r.ok) return fill(range, problem(r));
     const who = person.value.trim().toLowerCase();
     const shown = r.data.entries.filter((e) => (!kind.value || e.kind === kind.value) && (!who || String(e.body?.person || '').toLowerCase() === who));

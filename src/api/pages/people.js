@@ -3,7 +3,7 @@
 // capture is refused ("ask again") and a possible duplicate shows its candidates with their photos.
 
 import { t } from '/assets/i18n.js';
-import { api, h, fill, photo, fullName, when, may, problem, base64, forgetPhoto } from '/assets/core.js';
+import { api, h, fill, photo, fullName, when, may, problem, base64, forgetPhoto, zoneName } from '/assets/core.js';
 
 const STATUSES = {
   inmate: ['in_custody', 'at_court', 'at_hospital', 'work_party', 'transferred', 'released', 'escaped', 'deceased'],
@@ -42,7 +42,7 @@ async function search(main) {
       h('td', { text: fullName(p) }),
       h('td', { text: t('category.' + p.category) }),
       h('td', { text: t('status.' + p.status, {}, p.status || '—') }),
-      h('td', { text: p.zone || t('people.outside') }))) : h('tr', {}, h('td', { colspan: 6, text: t('people.none_found') })));
+      h('td', { text: p.zone ? zoneName(p.zone) : t('people.outside') }))) : h('tr', {}, h('td', { colspan: 6, text: t('people.none_found') })));
   }
 
   fill(main, h('h1', { text: t('people.title') }),
@@ -109,7 +109,7 @@ async function profile(main, id) {
           ['people.id', p.id],
           ['people.category', t('category.' + p.category)],
           ['people.status', t('status.' + p.status, {}, p.status || '—') + (p.status_reason ? ` — ${p.status_reason}` : '')],
-          ['people.zone', p.zone || t('people.outside')],
+          ['people.zone', p.zone ? zoneName(p.zone) : t('people.outside')],
           ['people.date_of_birth', p.date_of_birth],
           ['people.national_id', p.national_id],
           ['people.created', when(p.created, true)],
@@ -118,6 +118,7 @@ async function profile(main, id) {
     h('section', {}, h('h2', { text: t('people.fingers') }), fingerTable(p)),
     may('enrol') ? enrolForm(p, fingers) : null,
     may('change_status') ? statusForm(p) : null,
+    may('write_people') ? identityForm(p) : null,
     may('write_people') ? photoForm(p) : null);
   return null;
 }
@@ -206,6 +207,33 @@ function statusForm(p) {
   h('label', { for: 'status-new', text: t('people.new_status') }), status,
   h('label', { for: 'status-reason', text: t('people.reason') }), reason,
   h('button', { type: 'submit', class: 'primary', text: t('people.change_button') }), msg);
+}
+
+/** Corrects the identity fields (the id and category never change; names are not in the ledger). */
+function identityForm(p) {
+  const msg = notice('identity-msg');
+  const field = (name, label, attrs) => {
+    const input = h('input', { id: `edit-${name}`, name, autocomplete: 'off', value: p[name] || '', ...attrs });
+    return [h('label', { for: input.id, text: t(label) }), input];
+  };
+  const form = h('form', { class: 'card form', id: 'identity-form', onsubmit: async (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    const body = { given_names: f.get('given_names'), family_name: f.get('family_name') };
+    for (const k of ['date_of_birth', 'national_id']) if (f.get(k).trim()) body[k] = f.get(k).trim();
+    const r = await api('PUT', `/api/v1/people/${encodeURIComponent(p.id)}`, body);
+    if (r.ok) {
+      say(msg, true, t('people.identity_saved'));
+      setTimeout(() => location.reload(), 800);
+    } else say(msg, false, problem(r));
+  } },
+  h('h2', { text: t('people.identity') }),
+  field('family_name', 'people.family_name', { required: true }),
+  field('given_names', 'people.given_names', { required: true }),
+  field('date_of_birth', 'people.date_of_birth', { type: 'date' }),
+  field('national_id', 'people.national_id', { maxlength: 40 }),
+  h('button', { type: 'submit', class: 'primary', id: 'identity-submit', text: t('people.identity_button') }), msg);
+  return form;
 }
 
 function photoForm(p) {

@@ -3,9 +3,8 @@
 // sign-off — and its count sheet, printed from this page or downloaded as the appliance writes it.
 
 import { t } from '/assets/i18n.js';
-import { api, h, fill, when, may, problem, login, download } from '/assets/core.js';
+import { api, h, fill, when, may, problem, login, download, zoneName, onLedger } from '/assets/core.js';
 
-const EVERY_MS = 2000;
 
 export async function show(main, [id]) {
   return id ? one(main, id) : list(main);
@@ -25,15 +24,14 @@ async function list(main) {
     if (!r.ok) return;
     fill(rows, r.data.length ? r.data.map((rc) => h('tr', {},
       h('td', {}, h('a', { href: `/rollcall/${encodeURIComponent(rc.id)}`, text: rc.id })),
-      h('td', { text: rc.zones.join(', ') }),
+      h('td', { text: rc.zones.map(zoneName).join(', ') }),
       h('td', { text: `${when(rc.started, true)} · ${rc.supervisor}` }),
       h('td', { text: t('rollcall.' + rc.state) }),
       h('td', { text: `${rc.counted} / ${rc.expected}` }),
       h('td', { class: rc.missing ? 'bad strong' : '', text: rc.missing }))) : h('tr', {}, h('td', { colspan: 6, text: t('rollcall.none') })));
   }
   await refresh();
-  const timer = setInterval(refresh, EVERY_MS * 2);
-  return () => clearInterval(timer);
+  return onLedger(refresh);
 }
 
 async function startForm(msg) {
@@ -66,8 +64,8 @@ function people(list, withCounted) {
     h('tbody', {}, list.map((p) => h('tr', {},
       h('td', {}, may('read_people') ? h('a', { href: `/people/${encodeURIComponent(p.person)}`, text: p.person }) : p.person),
       h('td', { text: p.name || '' }),
-      h('td', { text: p.expected_zone || '—' }),
-      withCounted ? h('td', { text: p.counted_zone || '—' }) : null))));
+      h('td', { text: p.expected_zone ? zoneName(p.expected_zone) : '—' }),
+      withCounted ? h('td', { text: p.counted_zone ? zoneName(p.counted_zone) : '—' }) : null))));
 }
 
 async function one(main, id) {
@@ -89,7 +87,7 @@ async function one(main, id) {
     view = v;
     const open = v.state === 'open';
     fill(summary,
-      h('p', { class: 'meta', text: t('rollcall.meta', { zones: v.zones.join(', '), who: v.supervisor, time: when(v.started, true) }) }),
+      h('p', { class: 'meta', text: t('rollcall.meta', { zones: v.zones.map(zoneName).join(', '), who: v.supervisor, time: when(v.started, true) }) }),
       h('p', { class: `state-badge ${open ? 'open' : 'closed'}`, text: open ? '● ' + t('rollcall.open') : '■ ' + t('rollcall.closed') }),
       h('p', { class: 'big-number', id: 'counted', text: t('rollcall.progress', { counted: v.counted, expected: v.expected }) }),
       h('progress', { max: Math.max(1, v.expected), value: v.counted }),
@@ -117,12 +115,12 @@ async function one(main, id) {
 
   function countForm(v) {
     const person = h('input', { id: 'count-person', autocomplete: 'off', required: true });
-    const zone = h('select', { id: 'count-zone' }, v.zones.map((z) => h('option', { value: z, text: z })));
+    const zone = h('select', { id: 'count-zone' }, v.zones.map((z) => h('option', { value: z, text: zoneName(z) })));
     return h('form', { class: 'card', id: 'count-form', onsubmit: async (e) => {
       e.preventDefault();
       const r = await api('POST', `${path}/counts`, { person: person.value.trim(), zone: zone.value });
       if (r.ok) {
-        say(msg, true, t('rollcall.counted_one', { person: person.value.trim(), zone: zone.value }));
+        say(msg, true, t('rollcall.counted_one', { person: person.value.trim(), zone: zoneName(zone.value) }));
         person.value = '';
         person.focus();
         draw(r.data);
@@ -178,12 +176,12 @@ async function one(main, id) {
 
   function printSheet() {
     const v = view;
-    const rows = (list) => list.length ? list.map((p) => h('tr', {}, h('td', { text: p.person }), h('td', { text: p.name || '' }), h('td', { text: p.expected_zone || '—' }), h('td', { text: p.counted_zone || '—' })))
+    const rows = (list) => list.length ? list.map((p) => h('tr', {}, h('td', { text: p.person }), h('td', { text: p.name || '' }), h('td', { text: p.expected_zone ? zoneName(p.expected_zone) : '—' }), h('td', { text: p.counted_zone ? zoneName(p.counted_zone) : '—' })))
       : h('tr', {}, h('td', { colspan: 4, text: t('rollcall.nobody') }));
     const head = () => h('tr', {}, ['people.id', 'people.name', 'rollcall.expected_in', 'rollcall.counted_in'].map((k) => h('th', { text: t(k) })));
     fill(sheet,
       h('h1', { text: t('rollcall.sheet_title', { id: v.id }) }),
-      h('p', { text: t('rollcall.meta', { zones: v.zones.join(', '), who: v.supervisor, time: when(v.started, true) }) }),
+      h('p', { text: t('rollcall.meta', { zones: v.zones.map(zoneName).join(', '), who: v.supervisor, time: when(v.started, true) }) }),
       h('p', { text: v.closed ? t('rollcall.closed_by', { who: v.closed.supervisor, time: when(v.closed.time, true), counted: v.closed.counted, missing: v.closed.missing, remark: v.closed.remark || '—' }) : t('rollcall.open_as_of', { time: when(new Date().toISOString(), true) }) }),
       h('table', {}, h('tr', {}, ['rollcall.expected', 'rollcall.counted', 'rollcall.missing', 'rollcall.out_of_zone', 'rollcall.counted_twice'].map((k) => h('th', { text: t(k) }))),
         h('tr', {}, [v.expected, v.counted, v.missing.length, v.out_of_zone.length, v.duplicates.length].map((n) => h('td', { text: n })))),
@@ -208,6 +206,5 @@ async function one(main, id) {
   }
 
   await refresh();
-  const timer = setInterval(() => { if (!view || view.state === 'open') refresh(); }, EVERY_MS);
-  return () => clearInterval(timer);
+  return onLedger(() => { if (!view || view.state === 'open') refresh(); });
 }
