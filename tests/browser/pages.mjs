@@ -89,7 +89,7 @@ try {
   const gate = await signIn(browser, tokens.guard, '/gate/gate-in');
   await waitText(gate, '.live', 'Live');
   await waitText(gate, '.lane-state', 'online');
-  assert.equal(await text(gate, '.gate-head .zones'), 'outside → Reception', 'zones by name');
+  assert.equal(await text(gate, '.gate-head .zones'), 'Outside → Reception', 'zones by name');
   await ask('scan P-1');
   await waitText(gate, '#latest.grant .name', 'MBUYI Jean');
   assert.match(await text(gate, '#latest .decision'), /✓\s*GRANTED/);
