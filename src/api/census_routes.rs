@@ -78,7 +78,11 @@ pub struct HeadcountView {
 }
 
 /// Display names of people, for roles that may read the register (`None` for the others).
-pub(super) async fn names(state: &AppState, role: crate::auth::Role, ids: Vec<String>) -> Result<Vec<Option<String>>, ApiError> {
+pub(super) async fn names(
+    state: &AppState,
+    role: crate::auth::Role,
+    ids: Vec<String>,
+) -> Result<Vec<Option<String>>, ApiError> {
     if !role.may(Action::ReadPeople) {
         return Ok(vec![None; ids.len()]);
     }

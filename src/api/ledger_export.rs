@@ -20,8 +20,8 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Caller, ReadLedger};
-use crate::ledger::export::{self, ExportError};
 use crate::ledger::LedgerReader;
+use crate::ledger::export::{self, ExportError};
 
 /// Bytes read from an export file per chunk of the response.
 const CHUNK: usize = 64 * 1024;

@@ -100,9 +100,7 @@ fn common_errors(doc: &mut utoipa::openapi::OpenApi) {
     for item in doc.paths.paths.values_mut() {
         let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
         for op in operations.into_iter().flatten() {
-            let in_path = |p: &RefOr<utoipa::openapi::path::Parameter>| {
-                matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Path))
-            };
+            let in_path = |p: &RefOr<utoipa::openapi::path::Parameter>| matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Path));
             let path_parameters = op.parameters.iter().flatten().any(in_path);
             let body = op.request_body.is_some();
             let mut errors = vec![

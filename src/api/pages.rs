@@ -39,17 +39,8 @@ const ASSETS: &[(&str, &str, &str)] = &[
 ];
 
 /// The paths that show a page (each serves the shell).
-const PAGES: &[&str] = &[
-    "/",
-    "/gate",
-    "/gate/{lane}",
-    "/headcount",
-    "/rollcall",
-    "/rollcall/{id}",
-    "/people",
-    "/people/{id}",
-    "/ledger",
-];
+const PAGES: &[&str] =
+    &["/", "/gate", "/gate/{lane}", "/headcount", "/rollcall", "/rollcall/{id}", "/people", "/people/{id}", "/ledger"];
 
 /// The pages' routes: outside the OpenAPI document, since they are not the API.
 pub fn routes() -> Router<AppState> {

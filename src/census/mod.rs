@@ -70,8 +70,8 @@ use crate::people::{Category, Status};
 use rollcall::Rollcall;
 use scans::Scans;
 
-pub use scans::Scan;
 pub use rollcall::{Closed, Count, Missing, OutOfZone, RollcallState, RollcallSummary, RollcallView};
+pub use scans::Scan;
 pub use views::{AlarmRecord, Away, Headcount, PersonState, Seen, Unregistered, ZoneCount};
 
 /// How many alarms are kept.

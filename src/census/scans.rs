@@ -69,30 +69,36 @@ impl Scans {
             Event::Grant(g) => {
                 let by = self.override_for(&g.lane, Some(&g.person));
                 let method = if by.is_some() { "override".to_owned() } else { g.method.clone() };
-                self.push(&g.lane, Scan {
-                    seq,
-                    time: time.to_owned(),
-                    granted: true,
-                    person: Some(g.person.clone()),
-                    reason: None,
-                    method,
-                    override_by: by,
-                    passage: Some("waiting"),
-                });
+                self.push(
+                    &g.lane,
+                    Scan {
+                        seq,
+                        time: time.to_owned(),
+                        granted: true,
+                        person: Some(g.person.clone()),
+                        reason: None,
+                        method,
+                        override_by: by,
+                        passage: Some("waiting"),
+                    },
+                );
             }
             Event::Denial(d) => {
                 let by = self.override_for(&d.lane, d.person.as_deref());
                 let method = if by.is_some() { "override" } else { "fingerprint" };
-                self.push(&d.lane, Scan {
-                    seq,
-                    time: time.to_owned(),
-                    granted: false,
-                    person: d.person.clone(),
-                    reason: Some(d.reason.clone()),
-                    method: method.to_owned(),
-                    override_by: by,
-                    passage: None,
-                });
+                self.push(
+                    &d.lane,
+                    Scan {
+                        seq,
+                        time: time.to_owned(),
+                        granted: false,
+                        person: d.person.clone(),
+                        reason: Some(d.reason.clone()),
+                        method: method.to_owned(),
+                        override_by: by,
+                        passage: None,
+                    },
+                );
             }
             Event::Passage(p) => self.passed(&p.lane, p.grant, "passed"),
             Event::PassageTimeout(t) => self.passed(&t.lane, t.grant, "timeout"),
@@ -183,7 +189,10 @@ mod tests {
         let a = s.of("a");
         assert_eq!(a[2].method, "override");
         let by = a[2].override_by.as_ref().unwrap();
-        assert_eq!((by.officer.as_str(), by.second_officer.as_str(), by.reason.as_str()), ("guard-1", "sup-1", "cut finger"));
+        assert_eq!(
+            (by.officer.as_str(), by.second_officer.as_str(), by.reason.as_str()),
+            ("guard-1", "sup-1", "cut finger")
+        );
         assert_eq!((a[1].method.as_str(), a[1].reason.as_deref()), ("override", Some("anti_passback")));
         assert_eq!((a[0].method.as_str(), &a[0].override_by), ("fingerprint", &None));
     }

@@ -16,13 +16,13 @@ use std::time::{Duration, Instant};
 
 use super::DemoError;
 use super::plan::{PersonPlan, Prison, Source};
-use crate::people::{MIN_ENROL_MINUTIAE, MIN_ENROL_QUALITY};
 use crate::clock::{Clock, rfc3339};
 use crate::fingerprint::synth::{ImpressionSettings, Master, templates};
 use crate::fingerprint::template::Template;
 use crate::ledger::Ledger;
 use crate::ledger::entry::{Enrolment, Event, Registration, StatusChange};
 use crate::people::vault::{Vault, template_context};
+use crate::people::{MIN_ENROL_MINUTIAE, MIN_ENROL_QUALITY};
 use crate::store::people::{NewPerson, NewTemplate};
 use crate::store::{Open, Store};
 

@@ -23,8 +23,17 @@ fn header<'a>(headers: &'a ureq::http::HeaderMap, name: &str) -> &'a str {
 fn pages_are_served_without_a_token_under_a_strict_policy() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let a = Appliance::start(dir.path());
-    for path in ["/", "/gate", "/gate/gate-in", "/headcount", "/rollcall", "/rollcall/rc-1", "/people", "/people/P-1", "/ledger"]
-    {
+    for path in [
+        "/",
+        "/gate",
+        "/gate/gate-in",
+        "/headcount",
+        "/rollcall",
+        "/rollcall/rc-1",
+        "/people",
+        "/people/P-1",
+        "/ledger",
+    ] {
         let (status, headers, body) = fetch(&a, path);
         assert_eq!(status, 200, "{path}");
         assert!(header(&headers, "content-type").starts_with("text/html"), "{path}");
@@ -106,7 +115,8 @@ fn the_count_history_follows_registrations_and_status_changes() {
     let supervisor = a.token("supervisor", "sup.1");
     let auditor = a.token("auditor", "audit.1");
     for id in ["P-1", "P-2"] {
-        let body = json!({"id": id, "category": "inmate", "given_names": "Jean", "family_name": "Mbuyi", "zone": "reception"});
+        let body =
+            json!({"id": id, "category": "inmate", "given_names": "Jean", "family_name": "Mbuyi", "zone": "reception"});
         assert_eq!(a.call("POST", "/api/v1/people", &enroller, Some(body)).0, 201);
     }
     let body = json!({"status": "transferred", "reason": "to Ndolo"});

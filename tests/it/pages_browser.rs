@@ -40,7 +40,8 @@ fn tools() -> Option<Tools> {
     if !root.join("tests/browser/node_modules/playwright-core/package.json").is_file() {
         return skip("playwright-core is not installed: run `npm ci --prefix tests/browser` (tests/run does)");
     }
-    let chromium = std::env::var_os("CHROMIUM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    let chromium =
+        std::env::var_os("CHROMIUM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
     if !chromium.is_file() {
         return skip(&format!("{} not found: install Debian's chromium (tests/run does)", chromium.display()));
     }
@@ -193,7 +194,18 @@ fn pages_walk_the_main_stories_in_a_real_browser() {
     let status = child.wait().expect("node exits");
     assert!(passed && status.success(), "the browser stories failed after step {:?} ({status})", steps.last());
     eprintln!("screenshots in {}", shots.display());
-    for name in ["login", "gate-granted", "gate-refused", "override-refused", "gate-override", "gate-fr", "rollcall-missing", "headcount", "enrol-duplicate", "ledger"] {
+    for name in [
+        "login",
+        "gate-granted",
+        "gate-refused",
+        "override-refused",
+        "gate-override",
+        "gate-fr",
+        "rollcall-missing",
+        "headcount",
+        "enrol-duplicate",
+        "ledger",
+    ] {
         assert!(shots.join(format!("{name}.png")).is_file(), "screenshot {name}.png");
     }
 

@@ -206,6 +206,14 @@ fn enrol_pass_count_lose_someone_override_release_and_restart() {
     a.wait(30, "the override's release", || (a.pd.handle.outputs(1).len() > pulses).then_some(()));
     a.pd.handle.passage(1, 0);
     a.wait(20, "S-1 in reception", || (zone_of(&a, &t, "S-1") == json!("reception")).then_some(()));
+    // The lane's recent scans, folded from the ledger, name the override's officers and its passage.
+    let (_, lane) = a.call("GET", "/api/v1/lanes/gate-in", &t.guard, None);
+    let newest = &lane["recent"][0];
+    assert_eq!(
+        (&newest["person"], &newest["method"], &newest["passage"]),
+        (&json!("S-1"), &json!("override"), &json!("passed"))
+    );
+    assert_eq!((&newest["officer"], &newest["second_officer"]), (&json!("guard.1"), &json!("guard.2")), "{lane}");
 
     // P-3 is released, then tries the inner lane: refused, and an alarm.
     let (status, reply) = a.call(

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use tally_grow::{GrowError, Module};
 use tally_device::{Reader, ReaderError};
+use tally_grow::{GrowError, Module};
 
 use crate::rig::Rig;
 

@@ -2,10 +2,10 @@
 
 use std::time::{Duration, Instant};
 
+use tally_device::{Feedback, Reader, ReaderError};
 use tally_grow::command::SearchHit;
 use tally_grow::emulator::{AuraState, EmulatorConfig, MATCH_SCORE};
 use tally_grow::{Config, GrowError, Module};
-use tally_device::{Feedback, Reader, ReaderError};
 
 use crate::rig::{Rig, every_grey};
 
