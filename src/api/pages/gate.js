@@ -141,7 +141,7 @@ export async function show(main, [lane]) {
         ? visible.map((a) => h('li', { class: `${a.source === `lane ${lane}` ? 'here' : ''} ${INFO.has(a.code) ? 'info' : ''}` },
             h('span', { class: 'mark', text: INFO.has(a.code) ? 'ℹ' : '⚠' }),
             h('span', { class: 'code', text: t('alarm.' + a.code, {}, a.code) }),
-            h('span', { class: 'detail', text: a.detail }),
+            h('span', { class: 'detail', text: alarmDetail(a) }),
             h('span', { class: 'time', text: when(a.time, true) })))
         : h('li', { class: 'none', text: t('gate.no_alarms') }),
     );
@@ -226,6 +226,22 @@ export async function show(main, [lane]) {
       if (s === 'live') reload();
     },
   );
+}
+
+/**
+ * An alarm's detail in the reader's language. The ledger keeps the appliance's own words (English);
+ * the details this page knows the shape of are told again from their parts, any other is shown as
+ * recorded.
+ */
+function alarmDetail(a) {
+  const d = a.detail || '';
+  let m = /^person (\S+) \((\w+)\) seen at lane (\S+)$/.exec(d);
+  if (m) return t('alarmdetail.seen', { person: m[1], status: t('status.' + m[2], {}, m[2]), lane: m[3] });
+  m = /^roll-call (\S+) closed (\d+) short: (.*)$/.exec(d);
+  if (m) return t('alarmdetail.short', { id: m[1], n: m[2], who: m[3] });
+  m = /^person (\S+) expected in zone (\S+), seen at lane (\S+) from zone (\S+)$/.exec(d);
+  if (m) return t('alarmdetail.passback', { person: m[1], expected: zoneName(m[2]), lane: m[3], from: zoneName(m[4]) });
+  return d;
 }
 
 const LEDGER_DOWN = 'the ledger cannot be written: ';

@@ -103,6 +103,9 @@ const en = {
   'alarm.tamper_cleared': 'Tamper cleared',
   'alarm.power': 'Power failure',
   'alarm.power_restored': 'Power restored',
+  'alarmdetail.seen': '{person} ({status}) seen at lane {lane}',
+  'alarmdetail.short': 'Roll-call {id} closed {n} short: {who}',
+  'alarmdetail.passback': '{person}, expected in {expected}, seen at lane {lane} coming from {from}',
 
   'override.open': 'Override…',
   'override.title': 'Override at lane {lane}',
@@ -350,6 +353,9 @@ const fr = {
   'alarm.tamper_cleared': 'Fin d’effraction',
   'alarm.power': 'Coupure de courant',
   'alarm.power_restored': 'Courant rétabli',
+  'alarmdetail.seen': '{person} ({status}) vu à la porte {lane}',
+  'alarmdetail.short': 'Appel {id} clos avec {n} manquant(s) : {who}',
+  'alarmdetail.passback': '{person}, attendu en {expected}, vu à la porte {lane} en venant de {from}',
 
   'override.open': 'Dérogation…',
   'override.title': 'Dérogation à la porte {lane}',
