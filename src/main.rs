@@ -20,8 +20,13 @@ fn main() -> ExitCode {
             e.exit()
         }
     };
+    // `TALLY_LOG` when set; otherwise `info`, or the command's own default (the demo's is quieter, as its
+    // story is told on the same terminal).
+    let default_log = args.default_log().unwrap_or("info");
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TALLY_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TALLY_LOG").unwrap_or_else(|_| default_log.into()),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();

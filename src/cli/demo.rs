@@ -3,7 +3,8 @@
 //! OSDP controllers on a pseudo-terminal and the appliance as `tally serve` does, prints the URL and a
 //! token for each role once, then tells the gate traffic and the shift-change roll-call line by line
 //! until SIGINT or SIGTERM, when it stops like `serve` (the `shutdown` entry written). What the demo
-//! plays is [`tally::demo`]'s; this module validates the arguments, puts the parts together and prints.
+//! plays is [`tally::demo`]'s; this module validates the arguments, puts the parts together and prints,
+//! and chooses the demo's default log filter ([`DEFAULT_LOG`], read by `main`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,19 @@ use tally::clock::rfc3339;
 use tally::demo::{self, MANIFEST, Running};
 use tally_osdp::pd::SimConfig;
 use tally_osdp::pd::pty::PtyPd;
+
+/// The log filter of `tally demo` when `TALLY_LOG` is not set: warnings only. The demo tells its story
+/// on standard output, and the service's own log lines (on standard error, `info` for other commands)
+/// would interleave with it on the terminal; `TALLY_LOG=info` brings them back.
+const DEFAULT_LOG: &str = "warn";
+
+impl super::Args {
+    /// The log filter to use when `TALLY_LOG` is not set, when the command has one of its own
+    /// ([`DEFAULT_LOG`] for the demo); `None` for the others.
+    pub(crate) fn default_log(&self) -> Option<&'static str> {
+        matches!(self.command, super::Command::Demo(_)).then_some(DEFAULT_LOG)
+    }
+}
 
 /// Where the demo listens unless told otherwise (a free port when it is taken).
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -124,6 +138,11 @@ fn run_in(ctx: &Ctx, dir: &Path, temporary: bool, args: &DemoArgs) -> anyhow::Re
                 s.from_images,
                 if s.left_out > 0 { format!(" ({} poor impressions left out)", s.left_out) } else { String::new() },
             );
+            println!(
+                "  photos     a synthetic portrait of each of the {} ({} KB on average)",
+                s.photos,
+                s.photo_bytes / s.photos.max(1) / 1000
+            );
         }
     }
 
@@ -170,6 +189,9 @@ fn run_in(ctx: &Ctx, dir: &Path, temporary: bool, args: &DemoArgs) -> anyhow::Re
             "  then       gate traffic every 2–4 s; shift-change roll-call of block A in {} s; Ctrl-C stops",
             args.rollcall_after
         );
+        if std::env::var_os("TALLY_LOG").is_none() {
+            println!("  log        the service's own log shows warnings only here; TALLY_LOG=info for all of it");
+        }
         println!();
 
         let (api_stop, api_stopped) = tokio::sync::oneshot::channel::<()>();

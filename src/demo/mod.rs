@@ -6,7 +6,9 @@
 //! ([`crate::app::start`]). The command line (`src/cli/demo.rs`) puts the two together and prints.
 //!
 //! - [`plan`]: the synthetic prison (who, names, zones, statuses, which synthetic finger is whose).
-//! - [`seed`]: writing it into the register and the ledger, fingers extracted on every core.
+//! - [`portrait`]: each person's synthetic ID-style portrait, a small PNG drawn from the seed and the id.
+//! - [`seed`]: writing it into the register and the ledger, fingers extracted on every core while the
+//!   portraits are drawn and stored.
 //! - [`traffic`]: people presenting fingers at the simulated readers and walking through the simulated
 //!   OSDP turnstiles (two controllers on one pseudo-terminal, driven by the real ACU code).
 //! - [`rollcall`]: the shift-change roll-call of block A in which one inmate is never found.
@@ -26,6 +28,7 @@
 
 pub mod narrate;
 pub mod plan;
+pub mod portrait;
 pub mod rollcall;
 pub mod seed;
 pub mod traffic;
@@ -91,6 +94,9 @@ pub enum DemoError {
     /// The template key failed.
     #[error(transparent)]
     Vault(#[from] VaultError),
+    /// A synthetic portrait could not be made.
+    #[error("drawing a synthetic portrait")]
+    Portrait(#[from] portrait::PortraitError),
     /// A token could not be made.
     #[error("making the demo's tokens")]
     Auth(#[from] AuthError),
@@ -114,6 +120,10 @@ pub enum DemoError {
         /// What is wrong.
         reason: String,
     },
+    /// A person just registered was gone when their photo was stored (something else writes the
+    /// data directory).
+    #[error("{0} vanished from the register while the demo was seeding it")]
+    Vanished(String),
     /// The data directory holds a ledger the demo did not create.
     #[error("{0} holds a ledger that `tally demo` did not create; give the demo a directory of its own")]
     NotDemo(PathBuf),

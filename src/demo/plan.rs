@@ -229,6 +229,11 @@ impl PersonPlan {
         format!("{} {}", self.family_name.to_uppercase(), self.given_names)
     }
 
+    /// Whether the given name is a woman's (the plan draws it from the women's names).
+    pub fn is_woman(&self) -> bool {
+        WOMEN.contains(&self.given_names.as_str())
+    }
+
     /// The master finger the lanes can be shown for this person, if any.
     pub fn image_master(&self) -> Option<u64> {
         self.fingers.iter().find_map(|f| match f.source {

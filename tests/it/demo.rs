@@ -3,18 +3,26 @@
 //! the API until the synthetic prison is registered, the lanes are online, people have passed and the
 //! shift-change roll-call has closed one short with its alarm; then stops it with SIGTERM, checks that
 //! the exported ledger verifies, and starts it again on the same directory, which takes the prison up
-//! instead of seeding another.
+//! instead of seeding another. Along the way: everyone has a synthetic portrait, served as the PNG the
+//! demo drew for them, and with `TALLY_LOG` unset the terminal (standard output and error) shows the
+//! demo's story and no `INFO` line of the service's log.
 
 use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::util::{get, tally_bin, tally_ok};
+use crate::util::{agent, get, tally_bin, tally_ok};
+
+/// The demo's default seed, which the test leaves as it is.
+const SEED: u64 = 1;
+/// The size of the test's prison.
+const PEOPLE: usize = 60;
 
 /// A running `tally demo` and what it printed so far.
 struct Demo {
@@ -23,6 +31,8 @@ struct Demo {
     seen: Vec<String>,
     base: String,
     tokens: HashMap<String, String>,
+    /// What it wrote on standard error (also passed on to the test's own).
+    stderr: Arc<Mutex<Vec<String>>>,
 }
 
 impl Demo {
@@ -31,12 +41,30 @@ impl Demo {
         let mut child = Command::new(tally_bin())
             .arg("--data-dir")
             .arg(dir)
-            .args(["demo", "--listen", "127.0.0.1:0", "--people", "60", "--rollcall-after", rollcall_after])
-            .env("TALLY_LOG", "warn")
+            .args([
+                "demo",
+                "--listen",
+                "127.0.0.1:0",
+                "--people",
+                &PEOPLE.to_string(),
+                "--rollcall-after",
+                rollcall_after,
+            ])
+            // The demo's own default log level, as a newcomer gets it.
+            .env_remove("TALLY_LOG")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn tally demo");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let (pipe, kept) = (child.stderr.take().expect("stderr"), stderr.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { return };
+                eprintln!("{line}");
+                kept.lock().expect("stderr lines").push(line);
+            }
+        });
         let stdout = child.stdout.take().expect("stdout");
         let (tx, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -47,7 +75,7 @@ impl Demo {
                 }
             }
         });
-        let mut demo = Demo { child, lines, seen: Vec::new(), base: String::new(), tokens: HashMap::new() };
+        let mut demo = Demo { child, lines, seen: Vec::new(), base: String::new(), tokens: HashMap::new(), stderr };
         // Seeding 60 people in a test build takes a while on a small machine.
         demo.wait_line(120, "the token of the admin", |l| l.trim_start().starts_with("admin "));
         for line in &demo.seen {
@@ -115,7 +143,22 @@ impl Demo {
         }
     }
 
-    /// SIGTERM; waits for a clean exit and the rest of the output.
+    /// GET a person's photo with the token of `role`: status, content type and bytes.
+    fn photo(&self, role: &str, id: &str) -> (u16, String, Vec<u8>) {
+        let url = format!("{}/api/v1/people/{id}/photo", self.base);
+        let mut resp = agent()
+            .get(&url)
+            .header("Authorization", &format!("Bearer {}", self.tokens[role]))
+            .call()
+            .expect("HTTP request");
+        let content_type =
+            resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let bytes = resp.body_mut().read_to_vec().expect("the photo's bytes");
+        (resp.status().as_u16(), content_type, bytes)
+    }
+
+    /// SIGTERM; waits for a clean exit and the rest of the output, and checks that neither standard
+    /// output nor standard error carried the service's `INFO` log lines.
     fn stop(mut self) -> Vec<String> {
         let pid = rustix::process::Pid::from_child(&self.child);
         let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
@@ -124,6 +167,9 @@ impl Demo {
             self.seen.push(line);
         }
         assert!(status.success(), "the demo did not stop cleanly ({status}); printed:\n{}", self.seen.join("\n"));
+        let stderr = self.stderr.lock().expect("stderr lines").clone();
+        let logged: Vec<&String> = self.seen.iter().chain(&stderr).filter(|l| is_log_line(l)).collect();
+        assert!(logged.is_empty(), "the service's log on the demo's terminal: {logged:#?}");
         std::mem::take(&mut self.seen)
     }
 }
@@ -133,6 +179,20 @@ impl Drop for Demo {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A line of the service's log at `INFO` or below, as `tracing_subscriber::fmt` writes it
+/// (`2026-11-26T09:28:46.190644Z  INFO tally::gate::runner: entry lane=…`, no colours off a terminal).
+fn is_log_line(line: &str) -> bool {
+    let words: Vec<&str> = line.split_whitespace().take(2).collect();
+    matches!(words.as_slice(), [stamp, "INFO" | "DEBUG" | "TRACE"] if stamp.contains('T') && stamp.ends_with('Z'))
+}
+
+#[test]
+fn a_log_line_is_told_from_the_story() {
+    assert!(is_log_line("2026-11-26T09:28:46.190644Z  INFO tally::gate::runner: entry lane=main-gate"));
+    assert!(!is_log_line("2026-11-26T09:28:46.190644Z  WARN tally::gate::runner: reader offline"));
+    assert!(!is_log_line("10:46:48  block-a-door  GRANTED  S-001   MUHINDO Chancelle (staff)  reception → block-a"));
 }
 
 /// The kinds of the first 1000 ledger entries, as the auditor reads them.
@@ -148,13 +208,27 @@ fn the_demo_plays_traffic_and_a_short_roll_call_and_leaves_a_ledger_that_verifie
     let data = tmp.path().join("demo");
     let started = Instant::now();
     let mut demo = Demo::start(&data, "5");
+    assert!(demo.seen.iter().any(|l| l.trim_start().starts_with("photos ")), "{:#?}", demo.seen);
+    demo.wait_line(10, "the banner's word on the log", |l| l.contains("TALLY_LOG=info"));
 
     // The register: 60 synthetic people, named, some enrolled from images.
     let people = demo.get("enroller", "/api/v1/people?limit=200");
     let people = people.as_array().expect("a list");
-    assert_eq!(people.len(), 60);
+    assert_eq!(people.len(), PEOPLE);
     assert!(people.iter().all(|p| p["family_name"].as_str().is_some_and(|n| !n.is_empty())));
     assert!(people.iter().any(|p| p["zone"] == "block-a") && people.iter().any(|p| p["zone"].is_null()));
+
+    // Everyone has a photo; the guard at the gate gets the portrait the demo drew, as a PNG.
+    assert!(people.iter().all(|p| p["has_photo"] == true), "{people:#?}");
+    let prison = tally::demo::plan::Prison::plan(SEED, PEOPLE);
+    for id in ["P-0001", "S-001", "V-001"] {
+        let (status, content_type, bytes) = demo.photo("guard", id);
+        assert_eq!((status, content_type.as_str()), (200, "image/png"), "the photo of {id}");
+        let person = prison.person(id).expect("in the plan");
+        assert_eq!(bytes, tally::demo::portrait::png(SEED, person).expect("a portrait"), "the photo of {id}");
+        let image = image::load_from_memory_with_format(&bytes, image::ImageFormat::Png).expect("a PNG");
+        assert_eq!((image.width(), image.height()), (tally::demo::portrait::WIDTH, tally::demo::portrait::HEIGHT));
+    }
 
     // Both lanes online, over the secure channel to the simulated controllers.
     demo.wait(30, "both lanes online", |d| {
@@ -205,7 +279,7 @@ fn the_demo_plays_traffic_and_a_short_roll_call_and_leaves_a_ledger_that_verifie
     let old_guard = demo_token_of(&text, "guard");
     let demo = Demo::start(&data, "3600");
     assert!(demo.seen.iter().any(|l| l.contains("found from an earlier run")), "{:#?}", demo.seen);
-    assert_eq!(demo.get("enroller", "/api/v1/people?limit=200").as_array().map(Vec::len), Some(60));
+    assert_eq!(demo.get("enroller", "/api/v1/people?limit=200").as_array().map(Vec::len), Some(PEOPLE));
     let (status, _) = get(&format!("{}/api/v1/lanes", demo.base), Some(&old_guard));
     assert_eq!(status, 401, "the first run's tokens were revoked");
     demo.stop();
