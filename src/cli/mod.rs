@@ -10,6 +10,7 @@ mod fingerprint_eval;
 mod fingerprint_synth;
 mod ledger_cmd;
 mod people;
+mod provision;
 mod serve;
 mod tokens_cmd;
 mod turnstile;
@@ -62,6 +63,8 @@ enum Command {
     /// Turnstile controllers (OSDP): the installer's check.
     #[command(subcommand)]
     Turnstile(turnstile::TurnstileCommand),
+    /// First boot of an appliance: configuration, ledger and keys, admin token, verifier key.
+    Provision(provision::ProvisionArgs),
     /// The register of people: bulk import.
     #[command(subcommand)]
     People(people::PeopleCommand),
@@ -85,6 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut config = Config::load(args.config.as_deref())?;
     // The demo makes its own configuration and, unless told, its own data directory.
     let (demo_dir, config_given) = (args.data_dir.clone(), args.config.is_some());
+    let global_given = args.config.is_some() || args.data_dir.is_some();
     if let Some(d) = args.data_dir {
         config.data_dir = d;
     }
@@ -98,12 +102,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Devices(c) => devices::run(c),
         Command::Turnstile(c) => turnstile::run(c),
         Command::People(c) => people::run(&ctx, c),
+        Command::Provision(c) => provision::run(&ctx, global_given, c),
     }
 }
 
 /// 2 for configuration errors, 3 for a ledger that does not verify, 1 for anything else.
 pub fn exit_code(e: &anyhow::Error) -> u8 {
-    if e.downcast_ref::<ConfigError>().is_some() {
+    if e.downcast_ref::<ConfigError>().is_some()
+        || e.downcast_ref::<tally::provision::ProvisionError>().is_some_and(|p| p.is_bad_request())
+    {
         2
     } else if e.downcast_ref::<VerifyError>().is_some() {
         3
