@@ -9,6 +9,7 @@ mod fingerprint_bench_index;
 mod fingerprint_eval;
 mod fingerprint_synth;
 mod ledger_cmd;
+mod notify;
 mod people;
 mod provision;
 mod serve;

@@ -138,3 +138,54 @@ fn sysusers_tmpfiles_and_provision_make_an_appliance_the_service_user_owns() {
     let config = std::fs::metadata(root.join("etc/tally/tally.toml")).expect("config");
     assert_eq!((config.uid(), config.mode() & 0o777), (0, 0o644));
 }
+
+/// What `tally serve` tells systemd (`Type=notify`, `WatchdogSec=`), read from a notification socket of
+/// our own: READY=1 once it serves, WATCHDOG=1 at half the period asked, STOPPING=1 on SIGTERM.
+#[test]
+fn serve_tells_systemd_it_is_ready_alive_and_stopping() {
+    use std::io::{BufRead as _, BufReader};
+    use std::os::unix::net::UnixDatagram;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket_path = dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).expect("bind the notification socket");
+    socket.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut child = Command::new(tally_bin())
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("TALLY_LOG", "warn")
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "200000")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("listening line");
+    let mut buf = [0u8; 256];
+    let mut next = || -> String {
+        let n = socket.recv(&mut buf).expect("a notification within 10 s");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    assert_eq!(next(), "READY=1");
+    let start = Instant::now();
+    for _ in 0..3 {
+        assert_eq!(next(), "WATCHDOG=1");
+    }
+    // Three pings at 100 ms intervals (the first at once): not all at once, and not late.
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(150) && took < Duration::from_secs(5), "three pings in {took:?}");
+    let _ = rustix::process::kill_process(rustix::process::Pid::from_child(&child), rustix::process::Signal::TERM);
+    let mut seen = Vec::new();
+    loop {
+        let n = next();
+        if n == "STOPPING=1" {
+            break;
+        }
+        assert_eq!(n, "WATCHDOG=1", "after {seen:?}");
+        seen.push(n);
+    }
+    assert!(child.wait().expect("serve exits").success(), "serve did not stop cleanly");
+}
