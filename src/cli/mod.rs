@@ -65,6 +65,16 @@ enum Command {
     #[command(subcommand)]
     Turnstile(turnstile::TurnstileCommand),
     /// First boot of an appliance: configuration, ledger and keys, admin token, verifier key.
+    ///
+    /// Writes ROOT/etc/tally/tally.toml from the template, creates the data directory with the ledger and
+    /// its signing key, the template encryption key and one OSDP secure channel key (SCBK) per controller
+    /// the lanes name, makes an admin token, and prints the token (once) and the ledger's verifier key for
+    /// the auditors.
+    ///
+    /// An appliance where any of these files exists is refused, naming them, and nothing is changed. With
+    /// --force, only what is missing is made (after an interrupted provisioning, or for a lane added to the
+    /// configuration) and a new admin token is printed: an existing key, ledger or configuration is never
+    /// replaced, even with --force.
     Provision(provision::ProvisionArgs),
     /// The register of people: bulk import.
     #[command(subcommand)]

@@ -13,13 +13,6 @@ use tally::provision::{self, Part, Provisioned, Request, Template};
 
 /// First boot: configuration, ledger and keys, admin token.
 #[derive(Debug, Args)]
-#[command(long_about = "First boot of an appliance: writes ROOT/etc/tally/tally.toml from the template, creates \
-the data directory with the ledger and its signing key, the template encryption key and one OSDP secure channel \
-key (SCBK) per controller the lanes name, makes an admin token, and prints the token (once) and the ledger's \
-verifier key for the auditors.\n\n\
-An appliance where any of these files exists is refused, naming them, and nothing is changed. With --force, only \
-what is missing is made (after an interrupted provisioning, or for a lane added to the configuration) and a new \
-admin token is printed: an existing key, ledger or configuration is never replaced, even with --force.")]
 pub struct ProvisionArgs {
     /// The root of the appliance's file system (a mounted image, or a test directory).
     #[arg(long, value_name = "DIR", default_value = "/")]

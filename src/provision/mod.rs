@@ -263,7 +263,7 @@ pub fn provision(req: &Request, clock: Arc<dyn Clock>) -> Result<Provisioned, Pr
     for (what, path) in std::iter::once(("the data directory".to_owned(), &data_dir))
         .chain(scbks.iter().map(|(lanes, p)| (format!("the SCBK of lane {}", lanes.join(", ")), p)))
     {
-        if !path.starts_with(root) {
+        if !path.starts_with(root) || path.components().any(|c| c == std::path::Component::ParentDir) {
             return Err(ProvisionError::OutsideRoot { what, path: path.clone(), root: root.clone() });
         }
     }
