@@ -18,6 +18,7 @@
 //! - [`auth`]: API tokens and roles.
 //! - [`app`]: the appliance's parts put together (vault, gallery, census, policy, lanes) for `serve`.
 //! - [`api`]: the axum routes, their errors and the ledger writer task behind them.
+//! - [`provision`]: first-boot provisioning: configuration, ledger, keys and the first admin token.
 //! - [`demo`]: `tally demo`'s synthetic prison, gate traffic and roll-call, on simulated devices.
 //!
 //! The binary (`main.rs` and its `cli` module) parses the command line and runs the commands on these.
@@ -35,4 +36,5 @@ pub mod ledger;
 pub mod parallel;
 pub mod people;
 pub mod policy;
+pub mod provision;
 pub mod store;

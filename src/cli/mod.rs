@@ -9,7 +9,9 @@ mod fingerprint_bench_index;
 mod fingerprint_eval;
 mod fingerprint_synth;
 mod ledger_cmd;
+mod notify;
 mod people;
+mod provision;
 mod serve;
 mod tokens_cmd;
 mod turnstile;
@@ -62,6 +64,18 @@ enum Command {
     /// Turnstile controllers (OSDP): the installer's check.
     #[command(subcommand)]
     Turnstile(turnstile::TurnstileCommand),
+    /// First boot of an appliance: configuration, ledger and keys, admin token, verifier key.
+    ///
+    /// Writes ROOT/etc/tally/tally.toml from the template, creates the data directory with the ledger and
+    /// its signing key, the template encryption key and one OSDP secure channel key (SCBK) per controller
+    /// the lanes name, makes an admin token, and prints the token (once) and the ledger's verifier key for
+    /// the auditors.
+    ///
+    /// An appliance where any of these files exists is refused, naming them, and nothing is changed. With
+    /// --force, only what is missing is made (after an interrupted provisioning, or for a lane added to the
+    /// configuration) and a new admin token is printed: an existing key, ledger or configuration is never
+    /// replaced, even with --force.
+    Provision(provision::ProvisionArgs),
     /// The register of people: bulk import.
     #[command(subcommand)]
     People(people::PeopleCommand),
@@ -85,6 +99,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut config = Config::load(args.config.as_deref())?;
     // The demo makes its own configuration and, unless told, its own data directory.
     let (demo_dir, config_given) = (args.data_dir.clone(), args.config.is_some());
+    let global_given = args.config.is_some() || args.data_dir.is_some();
     if let Some(d) = args.data_dir {
         config.data_dir = d;
     }
@@ -98,12 +113,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Devices(c) => devices::run(c),
         Command::Turnstile(c) => turnstile::run(c),
         Command::People(c) => people::run(&ctx, c),
+        Command::Provision(c) => provision::run(&ctx, global_given, c),
     }
 }
 
 /// 2 for configuration errors, 3 for a ledger that does not verify, 1 for anything else.
 pub fn exit_code(e: &anyhow::Error) -> u8 {
-    if e.downcast_ref::<ConfigError>().is_some() {
+    if e.downcast_ref::<ConfigError>().is_some()
+        || e.downcast_ref::<tally::provision::ProvisionError>().is_some_and(|p| p.is_bad_request())
+    {
         2
     } else if e.downcast_ref::<VerifyError>().is_some() {
         3

@@ -1,5 +1,9 @@
 //! `tally serve`: opens (or on first start creates) the ledger, records the boot, serves the API, and on
 //! SIGINT or SIGTERM finishes the requests in flight and records the shutdown.
+//!
+//! Under systemd (`Type=notify`, `WatchdogSec=`) it says READY=1 once the lanes run and the API listens,
+//! WATCHDOG=1 after each round trip through the ledger writer (so a writer that hangs gets the service
+//! restarted), and STOPPING=1 when it begins to stop.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -17,6 +21,7 @@ const CLOCK_CHECK: Duration = Duration::from_secs(10);
 
 pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let notifier = std::sync::Arc::new(super::notify::Notifier::from_env());
     let stop = stop_signal(&runtime)?;
     let cfg = &ctx.config;
     let dir = cfg.data_dir.clone();
@@ -59,7 +64,16 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
             })
         };
         let (facility, gate) = tally::app::start(cfg, ctx.clock.clone(), &writer).context("starting the appliance")?;
+        let watchdog = notifier.watchdog_interval().map(|every| {
+            let (writer, notifier) = (writer.clone(), notifier.clone());
+            tokio::spawn(watchdog(writer, notifier, every))
+        });
+        notifier.notify("READY=1");
         api::serve(listener, AppState::new(writer.clone(), dir.clone(), std::sync::Arc::new(facility)), stop).await?;
+        notifier.notify("STOPPING=1");
+        if let Some(w) = watchdog {
+            w.abort();
+        }
         if let Some(gate) = gate {
             gate.stop();
         }
@@ -71,6 +85,23 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     writer_thread.join().map_err(|_| anyhow::anyhow!("the ledger writer panicked"))?;
     info!("stopped");
     Ok(())
+}
+
+/// Pings systemd's watchdog every `every`, each time after an empty append has gone through the ledger
+/// writer and come back (its answer, even a refusal, shows the writer thread is alive); stops pinging
+/// when the writer thread has ended.
+async fn watchdog(writer: Writer, notifier: std::sync::Arc<super::notify::Notifier>, every: Duration) {
+    let sizes = writer.sizes();
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let _answered = writer.append(Vec::new()).await;
+        if sizes.has_changed().is_err() {
+            tracing::error!("the ledger writer has stopped; no more watchdog pings");
+            return;
+        }
+        notifier.notify("WATCHDOG=1");
+    }
 }
 
 /// Takes over SIGINT and SIGTERM, before anything else happens, and resolves when one arrives. A signal

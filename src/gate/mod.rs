@@ -7,6 +7,7 @@
 //! - [`runner`]: runs a lane against the reader, the engine, the policy, the ledger and the turnstile;
 //! - [`handle`]: a running lane's status and its override channel, for the API;
 //! - [`decide`]: the policy's verdict on a person where the census last saw them;
+//! - [`scbk`]: the controllers' secure channel key files (read, and made once by `tally provision`);
 //! - [`service`]: starts the configured lanes (buses, readers, runners) and stops them;
 //! - [`simulated`]: a reader without hardware, fed images by tests and the demo;
 //! - [`openers`]: which driver opens the reader a lane names (a USB port, a serial path).
@@ -20,5 +21,6 @@ pub mod lane;
 pub mod openers;
 pub mod reader;
 pub mod runner;
+pub mod scbk;
 pub mod service;
 pub mod simulated;

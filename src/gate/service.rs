@@ -87,14 +87,7 @@ pub fn lane_config(setting: &LaneSetting) -> LaneConfig {
 
 /// Reads a controller's key: 32 hex digits, in a file nobody but its owner may read.
 fn read_key(path: &Path) -> Result<Key, GateError> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let bad = |problem: String| GateError::KeyFile { path: path.display().to_string(), problem };
-    let meta = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        return Err(bad(format!("mode {:o} lets others read it; chmod 600", meta.permissions().mode() & 0o777)));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-    Key::from_hex(text.trim()).map_err(|e| bad(e.to_string()))
+    super::scbk::read(path).map_err(|e| GateError::KeyFile { path: path.display().to_string(), problem: e.to_string() })
 }
 
 fn pd_config(lane: &LaneSetting) -> Result<PdConfig, GateError> {

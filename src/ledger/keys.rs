@@ -23,6 +23,30 @@ impl KeyDir {
         KeyDir { dir: data_dir.join("keys") }
     }
 
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The key files in the directory, sorted (none when it does not exist).
+    pub fn files(&self) -> std::io::Result<Vec<PathBuf>> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut files = Vec::new();
+        for entry in entries {
+            let path = entry?.path();
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if name.starts_with("ledger-") && name.ends_with(".pk8") {
+                files.push(path);
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
+
     fn file(&self, key_id: &str) -> PathBuf {
         self.dir.join(format!("ledger-{key_id}.pk8"))
     }

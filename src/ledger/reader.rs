@@ -176,6 +176,12 @@ impl LedgerReader {
         })
     }
 
+    /// Every verifier key the log has used, oldest first (the last one signs new checkpoints), in the
+    /// signed-note verifier key format: what an auditor must hold to verify an export.
+    pub fn verifier_keys(&mut self) -> Result<Vec<String>, LedgerError> {
+        Ok(self.store.ledger_read(|v| v.keys())?.into_iter().map(|k| k.vkey).collect())
+    }
+
     /// The signed checkpoint released at `size`.
     pub fn checkpoint_at(&mut self, size: u64) -> Result<String, LedgerError> {
         self.store.ledger_read(|v| v.checkpoint_at(size))?.ok_or(LedgerError::NoCheckpointAt(size))

@@ -23,6 +23,8 @@ mod pages;
 mod pages_browser;
 mod people_import;
 mod policy;
+mod provision;
+mod provision_systemd;
 mod readers;
 mod story;
 mod turnstile_cli;

@@ -102,6 +102,7 @@ fn the_systemd_unit_is_hardened() {
         ("ConfigurationDirectory", "tally"),
         ("UMask", "0077"),
         ("Restart", "always"),
+        ("Type", "notify"),
         ("ProtectSystem", "strict"),
         ("SystemCallArchitectures", "native"),
         ("DevicePolicy", "closed"),
@@ -122,6 +123,12 @@ fn the_systemd_unit_is_hardened() {
 
     let restart = unit.last("RestartSec").and_then(seconds);
     want("RestartSec", restart.is_some_and(|s| s > 0.0 && s <= 5.0), "a short delay (at most 5 s)");
+    let watchdog = unit.last("WatchdogSec").and_then(seconds);
+    want(
+        "WatchdogSec",
+        watchdog.is_some_and(|s| (10.0..=120.0).contains(&s)),
+        "10 s to 2 min (tally pings every half)",
+    );
     let kill = unit.last("KillSignal");
     want("KillSignal", kill.is_none() || kill == Some("SIGTERM"), "SIGTERM (tally records its shutdown on it)");
     let stop = unit.last("TimeoutStopSec").and_then(seconds);
