@@ -34,7 +34,6 @@ pub mod seed;
 pub mod traffic;
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -127,9 +126,6 @@ pub enum DemoError {
     /// The data directory holds a ledger the demo did not create.
     #[error("{0} holds a ledger that `tally demo` did not create; give the demo a directory of its own")]
     NotDemo(PathBuf),
-    /// The system's random generator failed.
-    #[error("the system random number generator failed")]
-    Random,
 }
 
 /// The prison's seed and size, kept in [`MANIFEST`].
@@ -202,28 +198,14 @@ pub fn prepare(
 /// The controllers' secure channel key: read from [`KEY_FILE`], or made at random and written there
 /// (mode 0600) the first time. Returns the file and the key.
 pub fn controller_key(dir: &Path) -> Result<(PathBuf, Key), DemoError> {
-    use std::os::unix::fs::OpenOptionsExt as _;
     let path = dir.join(KEY_FILE);
-    let damaged = |reason: String| DemoError::Damaged { path: path.clone(), reason };
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let key = Key::from_hex(text.trim()).map_err(|e| damaged(e.to_string()))?;
-            return Ok((path, key));
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(file_error(&path)(e)),
+    if !path.exists() {
+        crate::gate::scbk::create(&path)
+            .map_err(|e| DemoError::Damaged { path: path.clone(), reason: e.to_string() })?;
     }
-    if let Some(parent) = path.parent() {
-        crate::store::create_private_dir(parent)?;
-    }
-    let mut bytes = [0u8; 16];
-    tally_osdp::random::Random::fill(&mut tally_osdp::random::SystemRng::new(), &mut bytes)
-        .map_err(|_| DemoError::Random)?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let mut file =
-        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(file_error(&path))?;
-    file.write_all(hex.as_bytes()).and_then(|()| file.sync_all()).map_err(file_error(&path))?;
-    Ok((path, Key::new(bytes)))
+    let key =
+        crate::gate::scbk::read(&path).map_err(|e| DemoError::Damaged { path: path.clone(), reason: e.to_string() })?;
+    Ok((path, key))
 }
 
 /// `s` as a TOML string.
