@@ -184,6 +184,9 @@ fn run_in(ctx: &Ctx, dir: &Path, temporary: bool, args: &DemoArgs) -> anyhow::Re
             println!("    {role:<11} {}", secret.expose());
         }
         println!();
+        println!("  pages      open the URL, sign in with a token: the guard's gate screens (/gate/main-gate,");
+        println!("             /gate/block-a-door), the headcount board (/headcount, any token), the roll-call");
+        println!("             (/rollcall, supervisor), people and enrolment (/people, enroller), the ledger (/ledger, auditor)");
         println!("  try        curl -H 'Authorization: Bearer <supervisor token>' http://{local}/api/v1/headcount");
         println!(
             "  then       gate traffic every 2–4 s; shift-change roll-call of block A in {} s; Ctrl-C stops",

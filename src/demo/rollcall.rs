@@ -18,10 +18,11 @@ use super::seed::SUPERVISOR;
 use super::{GUARD, Running, Say, local_time, pause, record};
 use crate::ledger::entry::{Alarm, Event, RollcallClosed, RollcallCounted, RollcallStarted};
 
-/// Time between two handheld counts.
-const COUNT_PACE: Duration = Duration::from_millis(100);
-/// Time between the last count and the sign-off.
-const BEFORE_CLOSING: Duration = Duration::from_secs(2);
+/// Time between two handheld counts: slow enough to watch the count climb on the roll-call page
+/// (about half a minute for block A).
+const COUNT_PACE: Duration = Duration::from_millis(250);
+/// Time between the last count and the sign-off, while the page shows the one person missing.
+const BEFORE_CLOSING: Duration = Duration::from_secs(20);
 
 /// Runs the roll-call once, `running.rollcall_after` from now, unless stopped first.
 pub async fn run(running: Arc<Running>, say: Say, mut stopped: watch::Receiver<bool>) {
@@ -59,6 +60,10 @@ pub async fn run(running: Arc<Running>, say: Say, mut stopped: watch::Receiver<b
     let lost = rng.below(roster.len() as u64) as usize;
     let guard = GUARD;
     say(format!("{}  roll-call     {id}: shift change — {guard} counts {BLOCK_A} with a handheld", when()));
+    say(format!(
+        "{}  roll-call     {id}: watch it live on the page /rollcall/{id} (supervisor or guard token)",
+        when()
+    ));
 
     let to_count = roster.len() - 1;
     let mut counted = 0;
@@ -83,6 +88,8 @@ pub async fn run(running: Arc<Running>, say: Say, mut stopped: watch::Receiver<b
             say(format!("{}  roll-call     {id}: {counted} of {expected} counted", when()));
         }
     }
+    let seconds = BEFORE_CLOSING.as_secs();
+    say(format!("{}  roll-call     {id}: one inmate not found; the supervisor signs off in {seconds} s", when()));
     if pause(BEFORE_CLOSING, &mut stopped).await {
         return;
     }

@@ -244,7 +244,7 @@ fn the_demo_plays_traffic_and_a_short_roll_call_and_leaves_a_ledger_that_verifie
     });
 
     // The shift-change roll-call of block A, closed one short with a remark, and its alarm.
-    let closed = demo.wait(60, "a closed roll-call", |d| {
+    let closed = demo.wait(150, "a closed roll-call", |d| {
         let list = d.get("supervisor", "/api/v1/rollcalls");
         list.as_array()?.iter().find(|r| r["state"] == "closed").cloned()
     });
