@@ -19,6 +19,7 @@
 //! - [`app`]: the appliance's parts put together (vault, gallery, census, policy, lanes) for `serve`.
 //! - [`api`]: the axum routes, their errors and the ledger writer task behind them.
 //! - [`provision`]: first-boot provisioning: configuration, ledger, keys and the first admin token.
+//! - [`doctor`]: `tally doctor`'s checks of an installed appliance, each with a plain-language fix.
 //! - [`demo`]: `tally demo`'s synthetic prison, gate traffic and roll-call, on simulated devices.
 //!
 //! The binary (`main.rs` and its `cli` module) parses the command line and runs the commands on these.
@@ -30,6 +31,7 @@ pub mod census;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod doctor;
 pub mod fingerprint;
 pub mod gate;
 pub mod ledger;

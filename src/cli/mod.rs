@@ -4,6 +4,7 @@
 mod bench;
 mod demo;
 mod devices;
+mod doctor;
 mod fingerprint;
 mod fingerprint_bench_index;
 mod fingerprint_eval;
@@ -76,6 +77,11 @@ enum Command {
     /// configuration) and a new admin token is printed: an existing key, ledger or configuration is never
     /// replaced, even with --force.
     Provision(provision::ProvisionArgs),
+    /// Check an installed appliance: configuration, data directory, ledger, keys, clock, udev rules, devices.
+    ///
+    /// Each check says what it found and, when not ok, what to do. Exit code 1 when any check failed
+    /// (warnings do not fail).
+    Doctor(doctor::DoctorArgs),
     /// The register of people: bulk import.
     #[command(subcommand)]
     People(people::PeopleCommand),
@@ -96,15 +102,21 @@ struct Ctx {
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let mut config = Config::load(args.config.as_deref())?;
+    let Args { config: config_file, data_dir, command } = args;
+    let command = match command {
+        // The doctor reports a configuration that does not load as one of its findings.
+        Command::Doctor(d) => return doctor::run(config_file, data_dir, d),
+        c => c,
+    };
+    let mut config = Config::load(config_file.as_deref())?;
     // The demo makes its own configuration and, unless told, its own data directory.
-    let (demo_dir, config_given) = (args.data_dir.clone(), args.config.is_some());
-    let global_given = args.config.is_some() || args.data_dir.is_some();
-    if let Some(d) = args.data_dir {
+    let (demo_dir, config_given) = (data_dir.clone(), config_file.is_some());
+    let global_given = config_file.is_some() || data_dir.is_some();
+    if let Some(d) = data_dir {
         config.data_dir = d;
     }
     let ctx = Ctx { config, clock: Arc::new(SystemClock::new()) };
-    match args.command {
+    match command {
         Command::Serve { listen } => serve::run(ctx, listen),
         Command::Demo(c) => demo::run(ctx, demo_dir, config_given, c),
         Command::Ledger(c) => ledger_cmd::run(&ctx, c),
@@ -114,6 +126,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Turnstile(c) => turnstile::run(c),
         Command::People(c) => people::run(&ctx, c),
         Command::Provision(c) => provision::run(&ctx, global_given, c),
+        Command::Doctor(d) => doctor::run(config_file, None, d),
     }
 }
 

@@ -129,6 +129,37 @@ pub fn verify_dir(dir: &Path, opts: &Options) -> Result<Report, VerifyError> {
     })
 }
 
+/// What [`verify_stored`] found in a data directory's own ledger.
+#[derive(Debug)]
+pub struct Stored {
+    /// Entries the store holds (all of them, covered by a checkpoint or not).
+    pub entries: u64,
+    /// The latest checkpoint's size.
+    pub checkpoint_size: u64,
+    /// The verification of the entries it covers, exactly as an export of them would verify.
+    pub verified: Result<Report, VerifyError>,
+}
+
+/// Verifies the ledger in place, as its export would verify (`tally doctor`): the latest checkpoint, its
+/// keys and the entries it covers, read in one snapshot. The entries are held in memory for the check.
+pub fn verify_stored(reader: &mut super::LedgerReader) -> Result<Stored, super::LedgerError> {
+    use super::LedgerError;
+    let (entries, checkpoint_size, note, keys, bytes) = reader.store().ledger_read(|v| -> Result<_, LedgerError> {
+        let (size, note) =
+            v.latest_checkpoint()?.ok_or_else(|| LedgerError::Corrupt("the ledger has no checkpoint".into()))?;
+        let keys: String = v.keys()?.iter().map(|k| format!("{}\n", k.vkey)).collect();
+        let mut bytes = Vec::new();
+        v.for_each_entry::<LedgerError>(size, |_, b| {
+            bytes.extend_from_slice(b);
+            bytes.push(b'\n');
+            Ok(())
+        })?;
+        Ok((v.size()?, size, note, keys, bytes))
+    })?;
+    let verified = verify(&note, &keys, bytes.as_slice(), &Options::default());
+    Ok(Stored { entries, checkpoint_size, verified })
+}
+
 /// Parses a verifier-key file: one key a line, blank lines ignored.
 pub fn parse_keys(file: &str, text: &str) -> Result<Vec<Verifier>, VerifyError> {
     text.lines()

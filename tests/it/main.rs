@@ -10,6 +10,7 @@ mod crash;
 mod crash_startup;
 mod demo;
 mod devices;
+mod doctor;
 mod fingerprint_cli;
 mod fingerprint_formats;
 mod fingerprint_index;
