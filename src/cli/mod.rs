@@ -126,7 +126,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Turnstile(c) => turnstile::run(c),
         Command::People(c) => people::run(&ctx, c),
         Command::Provision(c) => provision::run(&ctx, global_given, c),
-        Command::Doctor(d) => doctor::run(config_file, None, d),
+        // Returned above, before the configuration is loaded.
+        Command::Doctor(_) => unreachable!("the doctor runs before the configuration is loaded"),
     }
 }
 
