@@ -36,8 +36,6 @@ impl super::Args {
 
 /// Where the demo listens unless told otherwise (a free port when it is taken).
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-/// How often the writer compares the wall clock with the monotonic clock (as `serve`).
-const CLOCK_CHECK: Duration = Duration::from_secs(10);
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -157,16 +155,7 @@ fn run_in(ctx: &Ctx, dir: &Path, temporary: bool, args: &DemoArgs) -> anyhow::Re
         let listener = bind(args.listen).await?;
         let local = listener.local_addr()?;
         info!(addr = %local, "API listening");
-        let ticker = {
-            let writer = writer.clone();
-            tokio::spawn(async move {
-                let mut every = tokio::time::interval(CLOCK_CHECK);
-                loop {
-                    every.tick().await;
-                    writer.check_clock().await;
-                }
-            })
-        };
+        let ticker = super::serve::clock_checks(writer.clone());
         let (facility, gate) = tally::app::start(&config, clock.clone(), &writer).context("starting the appliance")?;
         let facility = Arc::new(facility);
         let fingers = gate.as_ref().map(|g| g.fingers.clone()).unwrap_or_default();

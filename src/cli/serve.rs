@@ -19,6 +19,18 @@ use tally::ledger::{Ledger, LedgerError};
 /// How often the writer compares the wall clock with the monotonic clock.
 const CLOCK_CHECK: Duration = Duration::from_secs(10);
 
+/// Has the writer compare the wall clock with the monotonic clock every [`CLOCK_CHECK`], so that a
+/// clock set forward or back is recorded as a `clock_change` entry; abort the task to stop it.
+pub(super) fn clock_checks(writer: Writer) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(CLOCK_CHECK);
+        loop {
+            every.tick().await;
+            writer.check_clock().await;
+        }
+    })
+}
+
 pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let notifier = std::sync::Arc::new(super::notify::Notifier::from_env());
@@ -53,16 +65,7 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
         info!(addr = %local, "API listening");
         // A line on stdout for supervisors and tests that start tally on port 0.
         println!("listening on {local}");
-        let ticker = {
-            let writer = writer.clone();
-            tokio::spawn(async move {
-                let mut every = tokio::time::interval(CLOCK_CHECK);
-                loop {
-                    every.tick().await;
-                    writer.check_clock().await;
-                }
-            })
-        };
+        let ticker = clock_checks(writer.clone());
         let (facility, gate) = tally::app::start(cfg, ctx.clock.clone(), &writer).context("starting the appliance")?;
         let watchdog = notifier.watchdog_interval().map(|every| {
             let (writer, notifier) = (writer.clone(), notifier.clone());
