@@ -38,6 +38,10 @@ use tally::fingerprint::image::GrayImage;
 use tally::fingerprint::matcher::{PreparedTemplate, compare_prepared};
 use tally::fingerprint::template::Template;
 
+#[path = "pin.rs"]
+mod pin;
+use pin::pin_to_one_core;
+
 /// The four databases of FVC2002 set B.
 const DATABASES: [&str; 4] = ["DB1_B", "DB2_B", "DB3_B", "DB4_B"];
 /// Fingers per database, numbered 101…110 in the file names.
@@ -128,17 +132,6 @@ fn load(dir: &Path) -> Result<Vec<Sample>, String> {
         eprintln!("warning: {} images missing (first: {}); measuring the rest", missing.len(), first.display());
     }
     Ok(samples)
-}
-
-/// Pins the process to the first CPU it may run on; returns that CPU, or `None` if pinning failed.
-fn pin_to_one_core() -> Option<usize> {
-    use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
-    let allowed = sched_getaffinity(None).ok()?;
-    let cpu = (0..CpuSet::MAX_CPU).find(|&c| allowed.is_set(c))?;
-    let mut one = CpuSet::new();
-    one.set(cpu);
-    sched_setaffinity(None, &one).ok()?;
-    Some(cpu)
 }
 
 /// Our side of one extraction: decode + rescale + extract. Returns the template (or `None` on any

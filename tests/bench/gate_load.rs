@@ -46,6 +46,8 @@ mod audit;
 mod clients;
 #[path = "gate_load/drive.rs"]
 mod drive;
+#[path = "pin.rs"]
+mod pin;
 #[path = "gate_load/site.rs"]
 mod site;
 

@@ -12,8 +12,6 @@ const ALARMS = 6;
 const SILENT = new Set(['duress']);
 /** Alarms that say something is back to normal. */
 const INFO = new Set(['turnstile_online', 'tamper_cleared', 'power_restored']);
-/** The scans each lane's screen has seen, kept across redraws in this tab (a language switch redraws). */
-const seen = new Map();
 
 export async function show(main, [lane]) {
   const r = await api('GET', `/api/v1/lanes/${encodeURIComponent(lane)}`);
@@ -34,8 +32,9 @@ export async function show(main, [lane]) {
   const latest = h('section', { class: 'latest empty', id: 'latest', 'aria-live': 'polite' });
   const recent = h('ol', { class: 'recent', id: 'recent' });
   const alarms = h('ul', { class: 'alarms', id: 'alarms' });
-  if (!seen.has(lane)) seen.set(lane, []);
-  const scans = seen.get(lane);
+  // Newest first: the lane's recent scans from the ledger (on every reload, a language switch included),
+  // with the ones the stream brings in between.
+  const scans = [];
   let pendingOverride = null;
   let alarmList = [];
 

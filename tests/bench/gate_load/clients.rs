@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use tally::gate::runner::{DEFAULT_MAX_FMR, EngineIdentifier, Found, Identifier as _};
 use tally::people::gallery::Gallery;
 
+use super::pin::pin_to_one_core;
 use super::site::{FAMILIES, Mover};
 
 /// The routes a guard screen polls, by name.
@@ -89,17 +90,6 @@ pub struct Reference {
     pub identified: f64,
     /// Which CPU it ran on (`None`: pinning failed, so "one core" is not assured).
     pub cpu: Option<usize>,
-}
-
-/// Pins the calling thread to the first CPU it may use; threads it starts inherit that.
-fn pin_to_one_core() -> Option<usize> {
-    use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
-    let allowed = sched_getaffinity(None).ok()?;
-    let cpu = (0..CpuSet::MAX_CPU).find(|&c| allowed.is_set(c))?;
-    let mut one = CpuSet::new();
-    one.set(cpu);
-    sched_setaffinity(None, &one).ok()?;
-    Some(cpu)
 }
 
 /// Measures [`Reference`] for about `seconds` in all, on a thread pinned to one core (the gallery's
