@@ -20,6 +20,12 @@ pub struct DoctorArgs {
     /// The root of the file system the udev rules are looked for under (a mounted image, a test).
     #[arg(long, value_name = "DIR", default_value = "/")]
     root: PathBuf,
+    /// Do not poll the turnstile controllers (their ports are held while `tally serve` runs).
+    #[arg(long)]
+    no_controllers: bool,
+    /// How long each turnstile controller has to come online over the secure channel, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    controller_wait: u64,
 }
 
 /// Some check failed; the report says which (exit code 1).
@@ -34,7 +40,14 @@ pub fn run(config_file: Option<PathBuf>, data_dir: Option<PathBuf>, args: Doctor
         }
         c
     });
-    let inputs = Inputs { config_path: config_file, config, root: args.root, now: std::time::SystemTime::now() };
+    let controller_wait = (!args.no_controllers).then(|| std::time::Duration::from_secs(args.controller_wait));
+    let inputs = Inputs {
+        config_path: config_file,
+        config,
+        root: args.root,
+        now: std::time::SystemTime::now(),
+        controller_wait,
+    };
     let checks = doctor::run(&inputs);
     if args.json {
         let report = serde_json::json!({ "ok": !doctor::any_failed(&checks), "checks": checks });

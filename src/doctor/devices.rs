@@ -3,8 +3,8 @@
 //! port present and openable. Simulated readers are reported as skipped.
 //!
 //! A device is only opened and closed, never configured, so the check is safe while nothing else holds
-//! it. Whether the controllers on a bus answer is `tally turnstile test`'s job (it needs the bus to
-//! itself for several seconds); this module does not speak OSDP.
+//! it. Whether the controllers on a bus answer is [`super::controllers`]'s check; this module does not
+//! speak OSDP.
 
 use std::path::Path;
 
@@ -14,11 +14,21 @@ use tally_device::DeviceAddress;
 
 const UDEV_FIX: &str = "check that udev/70-tally.rules is installed (see the udev rules check) and that tally runs in group tally; `tally devices` lists what is attached";
 
+/// The checks of the configured devices, and the turnstile ports found unusable.
+#[derive(Debug, Default)]
+pub struct DeviceChecks {
+    /// One check per lane reader and per turnstile port.
+    pub checks: Vec<Check>,
+    /// Turnstile ports that are missing or may not be opened.
+    pub unusable_ports: Vec<String>,
+}
+
 /// One check per lane reader and per turnstile port.
-pub fn check(config: &Config) -> Vec<Check> {
+pub fn check(config: &Config) -> DeviceChecks {
     if config.lanes.is_empty() {
-        return vec![Check::skipped("devices", "no lanes configured")];
+        return DeviceChecks { checks: vec![Check::skipped("devices", "no lanes configured")], ..Default::default() };
     }
+    let mut unusable_ports = Vec::new();
     let mut checks = Vec::new();
     for lane in &config.lanes {
         let name = format!("lane {} reader", lane.id);
@@ -35,9 +45,13 @@ pub fn check(config: &Config) -> Vec<Check> {
         }
         ports.push(&lane.turnstile_port);
         let name = format!("lane {} turnstile port", lane.id);
-        checks.push(serial_port(name, &lane.turnstile_port, "the RS-485 adapter of the turnstile bus"));
+        let check = serial_port(name, &lane.turnstile_port, "the RS-485 adapter of the turnstile bus");
+        if check.status != super::Status::Ok {
+            unusable_ports.push(lane.turnstile_port.clone());
+        }
+        checks.push(check);
     }
-    checks
+    DeviceChecks { checks, unusable_ports }
 }
 
 fn usb_reader(name: String, port: &str) -> Check {
@@ -98,7 +112,9 @@ mod tests {
              turnstile_port = \"/dev/nonexistent-tally-port\"\nturnstile_address = 1\nturnstile_install_mode = true\n",
         )
         .expect("config");
-        let checks = check(&config);
+        let found = check(&config);
+        assert_eq!(found.unusable_ports, ["/dev/nonexistent-tally-port"]);
+        let checks = found.checks;
         assert_eq!(checks[0].status, Status::Skipped);
         assert_eq!(checks[0].found, "simulated");
         assert_eq!(checks[1].status, Status::Failed);

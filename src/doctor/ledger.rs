@@ -1,5 +1,6 @@
 //! The doctor's checks of the ledger and the clock: the ledger opens and verifies end to end in place
-//! (as its export would verify for an auditor), its latest checkpoint covers every stored entry, and the
+//! (as its export would verify for an auditor), its latest checkpoint covers every stored entry, it is the
+//! ledger of the facility and appliance the configuration names (as `tally serve` would refuse it), and the
 //! system clock is neither before the latest entry (a clock gone backwards) nor before 2025 (a clock
 //! reset, e.g. an RTC battery gone flat).
 
@@ -8,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use super::Check;
 use crate::clock;
+use crate::config::Config;
 use crate::ledger::entry::Entry;
 use crate::ledger::{LedgerError, LedgerReader, verify};
 
@@ -23,8 +25,10 @@ pub struct LedgerHealth {
     pub last_entry_time: Option<SystemTime>,
 }
 
-/// Opens and verifies the ledger of `data_dir`.
-pub fn check(data_dir: &Path) -> LedgerHealth {
+/// Opens and verifies the ledger of `config`'s data directory, and compares its identity with the
+/// configured facility and appliance ids (an id the configuration leaves out matches any).
+pub fn check(config: &Config) -> LedgerHealth {
+    let data_dir: &Path = &config.data_dir;
     const NAME: &str = "ledger";
     let failed =
         |found: String, fix: &str| LedgerHealth { check: Check::failed(NAME, found, fix), last_entry_time: None };
@@ -59,16 +63,41 @@ pub fn check(data_dir: &Path) -> LedgerHealth {
             ),
             DAMAGED,
         ),
-        Ok(r) => Check::ok(
-            NAME,
-            format!(
-                "{}: {} entries verified against the latest checkpoint, {} signing key(s)",
-                r.origin, r.size, r.keys
+        Ok(r) => match identity_mismatch(&mut reader, config) {
+            Some(found) => Check::failed(NAME, found, RENAMED),
+            None => Check::ok(
+                NAME,
+                format!(
+                    "{}: {} entries verified against the latest checkpoint, {} signing key(s)",
+                    r.origin, r.size, r.keys
+                ),
             ),
-        ),
+        },
     };
     LedgerHealth { check, last_entry_time }
 }
+
+/// What differs between the ledger's identity and the configuration, if anything.
+fn identity_mismatch(reader: &mut LedgerReader, config: &Config) -> Option<String> {
+    let identity = match reader.identity() {
+        Ok(i) => i,
+        Err(e) => return Some(format!("cannot read the ledger's identity: {e}")),
+    };
+    let differs = |configured: &Option<String>, found: &str| configured.as_deref().is_some_and(|c| c != found);
+    let mut found = Vec::new();
+    if differs(&config.facility_id, &identity.facility) {
+        let configured = config.facility_id.as_deref().unwrap_or_default();
+        found.push(format!("facility id {configured:?} in the configuration, {:?} in the ledger", identity.facility));
+    }
+    if differs(&config.appliance_id, &identity.appliance) {
+        let configured = config.appliance_id.as_deref().unwrap_or_default();
+        found.push(format!("appliance id {configured:?} in the configuration, {:?} in the ledger", identity.appliance));
+    }
+    (!found.is_empty())
+        .then(|| format!("the ledger {} is not this configuration's: {}", identity.origin, found.join("; ")))
+}
+
+const RENAMED: &str = "a ledger keeps the facility and appliance ids it was created with, and `tally serve` refuses to run on another: put the ledger's ids back in [facility] id and [appliance] id, or point data_dir at this appliance's own data directory";
 
 const DAMAGED: &str = "the ledger was altered or damaged outside tally: stop the service, keep a copy of the data directory for the inspectorate, and restore the data directory from its latest backup or off-site export";
 
@@ -119,7 +148,9 @@ mod tests {
     #[test]
     fn a_missing_ledger_fails_with_provisioning_as_its_fix() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let h = check(dir.path());
+        let mut config = Config::parse(Path::new("t.toml"), "").expect("config");
+        config.data_dir = dir.path().to_owned();
+        let h = check(&config);
         assert_eq!(h.check.status, Status::Failed);
         assert!(h.check.fix.as_deref().is_some_and(|f| f.contains("tally provision")), "{:?}", h.check);
     }

@@ -7,14 +7,16 @@
 //! codes: the CLI renders a [`Check`] list as text or JSON and fails when [`any_failed`]. Parts:
 //! - [`files`]: the data directory, free space, key files and the udev rules;
 //! - [`ledger`]: the ledger verified in place, and the clock against it;
-//! - [`devices`]: each lane's reader and turnstile port.
+//! - [`devices`]: each lane's reader and turnstile port;
+//! - [`controllers`]: each lane's turnstile controller answering over OSDP.
 
+pub mod controllers;
 pub mod devices;
 pub mod files;
 pub mod ledger;
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
@@ -93,6 +95,9 @@ pub struct Inputs {
     pub root: PathBuf,
     /// The time now (the system clock, whose sanity is one of the checks).
     pub now: SystemTime,
+    /// How long to wait for the turnstile controllers to answer; `None` skips them (while `tally serve`
+    /// holds their ports).
+    pub controller_wait: Option<Duration>,
 }
 
 /// Runs every check, in the order an installer would fix them.
@@ -106,7 +111,7 @@ pub fn run(inputs: &Inputs) -> Vec<Check> {
             checks.push(dir_check);
             if dir_ok {
                 checks.push(files::disk_space(dir));
-                let ledger = ledger::check(dir);
+                let ledger = ledger::check(config);
                 checks.push(ledger.check);
                 checks.push(ledger::clock(inputs.now, ledger.last_entry_time));
                 checks.extend(files::key_files(dir));
@@ -118,7 +123,13 @@ pub fn run(inputs: &Inputs) -> Vec<Check> {
             }
             checks.extend(files::scbk_files(config));
             checks.push(files::udev_rules(&inputs.root));
-            checks.extend(devices::check(config));
+            let devices = devices::check(config);
+            checks.extend(devices.checks);
+            match inputs.controller_wait {
+                Some(wait) => checks.extend(controllers::check(config, &devices.unusable_ports, wait)),
+                None if config.lanes.is_empty() => {}
+                None => checks.push(Check::skipped("turnstile controllers", "not polled (--no-controllers)")),
+            }
         }
         Err(_) => {
             checks.push(ledger::clock(inputs.now, None));
@@ -197,6 +208,7 @@ mod tests {
             config: Config::parse(path, "data_dir = \"/x\"\nlisten_port = 3\n"),
             root: PathBuf::from("/nonexistent-root"),
             now: SystemTime::now(),
+            controller_wait: None,
         };
         let checks = run(&inputs);
         assert_eq!(checks[0].status, Status::Failed);

@@ -90,7 +90,8 @@ fn read_key(path: &Path) -> Result<Key, GateError> {
     super::scbk::read(path).map_err(|e| GateError::KeyFile { path: path.display().to_string(), problem: e.to_string() })
 }
 
-fn pd_config(lane: &LaneSetting) -> Result<PdConfig, GateError> {
+/// The OSDP settings of `lane`'s controller: its address and key (the install key in install mode).
+pub fn pd_config(lane: &LaneSetting) -> Result<PdConfig, GateError> {
     match (&lane.scbk_file, lane.install_mode) {
         (Some(file), install_mode) => {
             Ok(PdConfig { address: lane.turnstile_address, scbk: Some(read_key(file)?), install_mode })

@@ -187,6 +187,13 @@ impl LedgerReader {
         self.store.ledger_read(|v| v.checkpoint_at(size))?.ok_or(LedgerError::NoCheckpointAt(size))
     }
 
+    /// The log's origin, facility and appliance.
+    pub fn identity(&mut self) -> Result<crate::store::ledger::Identity, LedgerError> {
+        self.store
+            .ledger_read(|v| v.identity())?
+            .ok_or_else(|| LedgerError::Corrupt("the ledger has no identity".into()))
+    }
+
     pub(super) fn store(&mut self) -> &mut Store {
         &mut self.store
     }

@@ -1,13 +1,18 @@
-//! `tally doctor` on a root provisioned for real by `tally provision --root`: all ok (or skipped) and exit
-//! code 0 once the udev rules are installed under the root; then one thing broken at a time — a key file
-//! others may read, the udev rules changed, the data directory gone, an entry of the ledger altered on
-//! disk — each reported failed with its fix, and exit code 1.
+//! `tally doctor` on a root provisioned for real by `tally provision --root`, with its turnstile bus a
+//! pseudo-terminal where the OSDP controller simulator answers with the key provisioning made: all ok (or
+//! skipped) and exit code 0 once the udev rules are installed under the root; then one thing broken at a
+//! time — a key file others may read, the udev rules changed, a controller with another key or at another
+//! address, a configuration naming another appliance than the ledger, the data directory gone, an entry of
+//! the ledger altered on disk — each reported failed with its fix, and exit code 1.
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
+use tally_osdp::Key;
+use tally_osdp::pd::SimConfig;
+use tally_osdp::pd::pty::PtyPd;
 
 use crate::util::tally_bin;
 
@@ -33,14 +38,14 @@ struct Appliance {
     data: PathBuf,
 }
 
-/// A provisioned root with one lane on a simulated reader; its turnstile port is a plain file standing
-/// in for the adapter's node (present and openable), and the shipped udev rules installed.
+/// A provisioned root with one lane on a simulated reader; its turnstile port is a symbolic link, as udev
+/// makes them, to be pointed at a simulated controller's pseudo-terminal; and the shipped udev rules
+/// installed.
 fn provisioned() -> Appliance {
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path().join("root");
     std::fs::create_dir_all(root.join("dev")).expect("mkdir");
     let port = root.join("dev/tally-bus");
-    std::fs::write(&port, b"").expect("port stand-in");
     let template = tmp.path().join("site.toml");
     std::fs::write(&template, TEMPLATE.replace("TURNSTILE_PORT", port.to_str().expect("utf-8"))).expect("template");
     let out = Command::new(tally_bin())
@@ -61,13 +66,33 @@ fn provisioned() -> Appliance {
     Appliance { _tmp: tmp, root, config, data }
 }
 
+/// Starts a simulated controller at `address` with `key` and points the lane's port at it.
+fn controller(a: &Appliance, address: u8, key: Key) -> PtyPd {
+    let pd = PtyPd::start(vec![SimConfig::secure(address, key)]).expect("a simulated controller");
+    let port = a.root.join("dev/tally-bus");
+    let _ = std::fs::remove_file(&port);
+    std::os::unix::fs::symlink(pd.path(), &port).expect("link the port");
+    pd
+}
+
+/// The key provisioning made for the lane's controller.
+fn provisioned_key(a: &Appliance) -> Key {
+    let hex = std::fs::read_to_string(a.data.join("keys/osdp-north-in.scbk")).expect("scbk");
+    Key::from_hex(hex.trim()).expect("32 hex digits")
+}
+
 /// `tally --config … doctor --root … --json`: the exit code and the checks.
 fn doctor(a: &Appliance) -> (i32, Vec<Value>) {
+    doctor_with(a, &[])
+}
+
+fn doctor_with(a: &Appliance, extra: &[&str]) -> (i32, Vec<Value>) {
     let out = Command::new(tally_bin())
         .arg("--config")
         .arg(&a.config)
         .args(["doctor", "--json", "--root"])
         .arg(&a.root)
+        .args(extra)
         .env("TALLY_LOG", "warn")
         .output()
         .expect("run tally doctor");
@@ -94,6 +119,7 @@ fn chmod(path: &Path, mode: u32) {
 #[test]
 fn doctor_passes_a_fresh_appliance_and_names_each_broken_part_with_its_fix() {
     let a = provisioned();
+    let pd = controller(&a, 1, provisioned_key(&a));
     let (code, checks) = doctor(&a);
     for c in &checks {
         assert!(c["status"] == "ok" || c["status"] == "skipped", "not ok on a fresh appliance: {c:#}");
@@ -104,6 +130,34 @@ fn doctor_passes_a_fresh_appliance_and_names_each_broken_part_with_its_fix() {
     for name in ["configuration", "data directory", "disk space", "ledger", "clock", "udev rules", "template key"] {
         assert_eq!(status(name), Some("ok".into()), "{name}: {checks:#?}");
     }
+    let answered = checks.iter().find(|c| c["name"] == "lane north-in turnstile controller").expect("polled");
+    assert_eq!(answered["status"], "ok", "{answered:#}");
+    assert!(answered["found"].as_str().is_some_and(|f| f.contains("secure channel")), "{answered:#}");
+    assert_eq!(doctor_with(&a, &["--no-controllers"]).0, 0);
+
+    // The controller holds another key than the appliance's: the secure channel is refused.
+    drop(pd);
+    let pd = controller(&a, 1, Key::from_hex("0f0e0d0c0b0a09080706050403020100").expect("key"));
+    let (code, checks) = doctor_with(&a, &["--controller-wait", "3"]);
+    assert_eq!(code, 1);
+    only_failure(&checks, "lane north-in turnstile controller", "scbk_file");
+
+    // Nothing answers at the lane's address.
+    drop(pd);
+    let pd = controller(&a, 2, provisioned_key(&a));
+    let (code, checks) = doctor_with(&a, &["--controller-wait", "2"]);
+    assert_eq!(code, 1);
+    only_failure(&checks, "lane north-in turnstile controller", "RS-485 wiring");
+    drop(pd);
+    let _pd = controller(&a, 1, provisioned_key(&a));
+
+    // The configuration names another appliance than the ledger was made for.
+    let configured = std::fs::read_to_string(&a.config).expect("config");
+    std::fs::write(&a.config, configured.replace("gate-doc-1", "gate-doc-2")).expect("write config");
+    let (code, checks) = doctor(&a);
+    assert_eq!(code, 1);
+    only_failure(&checks, "ledger", "[appliance] id");
+    std::fs::write(&a.config, &configured).expect("write config");
 
     // A key file others may read.
     let key = a.data.join("keys/templates.key");
