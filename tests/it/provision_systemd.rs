@@ -140,7 +140,8 @@ fn sysusers_tmpfiles_and_provision_make_an_appliance_the_service_user_owns() {
 }
 
 /// What `tally serve` tells systemd (`Type=notify`, `WatchdogSec=`), read from a notification socket of
-/// our own: READY=1 once it serves, WATCHDOG=1 at half the period asked, STOPPING=1 on SIGTERM.
+/// our own: READY=1 once it serves, WATCHDOG=1 at half the period asked and only while the ledger writer
+/// gets through, STOPPING=1 on SIGTERM.
 #[test]
 fn serve_tells_systemd_it_is_ready_alive_and_stopping() {
     use std::io::{BufRead as _, BufReader};
@@ -152,23 +153,22 @@ fn serve_tells_systemd_it_is_ready_alive_and_stopping() {
     let socket_path = dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).expect("bind the notification socket");
     socket.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    let mut child = Command::new(tally_bin())
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("TALLY_LOG", "warn")
-        .env("NOTIFY_SOCKET", &socket_path)
-        .env("WATCHDOG_USEC", "200000")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn serve");
+    let mut child = KillOnDrop(
+        Command::new(tally_bin())
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("TALLY_LOG", "warn")
+            .env("NOTIFY_SOCKET", &socket_path)
+            .env("WATCHDOG_USEC", "200000")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn serve"),
+    );
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("listening line");
+    BufReader::new(child.0.stdout.take().expect("stdout")).read_line(&mut line).expect("listening line");
     let mut buf = [0u8; 256];
-    let mut next = || -> String {
-        let n = socket.recv(&mut buf).expect("a notification within 10 s");
-        String::from_utf8_lossy(&buf[..n]).into_owned()
-    };
+    let mut next = || next_after(&socket, &mut buf);
     assert_eq!(next(), "READY=1");
     let start = Instant::now();
     for _ in 0..3 {
@@ -177,7 +177,28 @@ fn serve_tells_systemd_it_is_ready_alive_and_stopping() {
     // Three pings at 100 ms intervals (the first at once): not all at once, and not late.
     let took = start.elapsed();
     assert!(took >= Duration::from_millis(150) && took < Duration::from_secs(5), "three pings in {took:?}");
-    let _ = rustix::process::kill_process(rustix::process::Pid::from_child(&child), rustix::process::Signal::TERM);
+
+    // A writer that cannot get through (another process holds the database's write lock, as a hung
+    // writer would) gets no pings: systemd would restart the service. Once it gets through, they resume.
+    let mut db = rusqlite::Connection::open(dir.path().join("data/tally.db")).expect("open the database");
+    let lock = db.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive).expect("take the write lock");
+    socket.set_read_timeout(Some(Duration::from_millis(100))).expect("timeout");
+    while socket.recv(&mut buf).is_ok() {} // what was sent before the lock
+    let held = Instant::now();
+    let mut while_held = 0;
+    while held.elapsed() < Duration::from_secs(2) {
+        if socket.recv(&mut buf).is_ok() {
+            while_held += 1;
+        }
+    }
+    assert!(while_held <= 1, "{while_held} pings while the writer was stuck (at most the one already in flight)");
+    lock.rollback().expect("release the write lock");
+    socket.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let released = Instant::now();
+    assert_eq!(next_after(&socket, &mut buf), "WATCHDOG=1");
+    assert!(released.elapsed() < Duration::from_secs(2), "pings resumed after {:?}", released.elapsed());
+    let mut next = || next_after(&socket, &mut buf);
+    let _ = rustix::process::kill_process(rustix::process::Pid::from_child(&child.0), rustix::process::Signal::TERM);
     let mut seen = Vec::new();
     loop {
         let n = next();
@@ -187,5 +208,21 @@ fn serve_tells_systemd_it_is_ready_alive_and_stopping() {
         assert_eq!(n, "WATCHDOG=1", "after {seen:?}");
         seen.push(n);
     }
-    assert!(child.wait().expect("serve exits").success(), "serve did not stop cleanly");
+    assert!(child.0.wait().expect("serve exits").success(), "serve did not stop cleanly");
+}
+
+/// The next notification on `socket`, as text.
+fn next_after(socket: &std::os::unix::net::UnixDatagram, buf: &mut [u8]) -> String {
+    let n = socket.recv(buf).expect("a notification within the timeout");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// A child process killed if the test fails before it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
