@@ -5,7 +5,9 @@
 //! Start-up order: the ledger is open and its writer running (the caller's); then the vault key is
 //! read (created at the first start), every template is decrypted into the gallery, the census folds
 //! the whole ledger and starts following the writer, and only then do the lanes start — so that no
-//! lane decides on a census that has not caught up with the record.
+//! lane decides on a census that has not caught up with the record. The gallery then follows the
+//! ledger ([`crate::people::sync`]), so that templates another process stores are identified without
+//! a restart.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,6 +25,7 @@ use crate::gate::decide::PolicyDecider;
 use crate::gate::handle::LaneHandle;
 use crate::gate::runner::{DEFAULT_MAX_FMR, EngineIdentifier};
 use crate::gate::service::{Gate, GateError};
+use crate::ledger::LedgerReader;
 use crate::people::gallery::{Gallery, GalleryError};
 use crate::people::vault::{Vault, VaultError};
 use crate::policy::Policy;
@@ -64,7 +67,7 @@ pub struct Facility {
     /// The wall clock.
     pub clock: Arc<dyn Clock>,
     /// Seals templates and photos.
-    pub vault: Vault,
+    pub vault: Arc<Vault>,
     /// Everyone enrolled, for identification.
     pub gallery: Arc<Gallery>,
     /// Where everyone is.
@@ -87,10 +90,13 @@ pub fn empty_census(config: &Config) -> Census {
 /// following `writer`, then starts the configured lanes. Call inside a tokio runtime.
 pub fn start(config: &Config, clock: Arc<dyn Clock>, writer: &Writer) -> Result<(Facility, Option<Gate>), AppError> {
     let dir: &Path = &config.data_dir;
+    // Where the gallery starts following the ledger: read before the load, so that templates stored
+    // meanwhile by another process are brought in by the follower.
+    let follow_from = LedgerReader::open(dir).and_then(|mut r| r.latest_checkpoint()).map_or(0, |(size, _)| size);
     let store = Store::open(dir, Open::MustExist)?;
     // The key is created only with the first template: a register that holds templates and has lost
     // its key must stop here rather than start over with a key that opens none of them.
-    let vault = if store.template_count()? == 0 { Vault::open_or_create(dir)? } else { Vault::open(dir)? };
+    let vault = Arc::new(if store.template_count()? == 0 { Vault::open_or_create(dir)? } else { Vault::open(dir)? });
     let (gallery, report) = Gallery::load(&store, &vault, IndexConfig::default())?;
     drop(store);
     if report.loaded == 0 && report.skipped > 0 {
@@ -104,6 +110,13 @@ pub fn start(config: &Config, clock: Arc<dyn Clock>, writer: &Writer) -> Result<
     let census = LiveCensus::load(dir, empty_census(config))?;
     info!(entries = census.next_seq(), "census folded");
     census.follow(writer.sizes());
+    tokio::spawn(crate::people::sync::follow(
+        census.clone(),
+        gallery.clone(),
+        vault.clone(),
+        dir.to_owned(),
+        follow_from,
+    ));
     let policy = Arc::new(Policy::new(config));
     let gate = if config.lanes.is_empty() {
         None

@@ -22,6 +22,9 @@ use crate::ledger::{LedgerError, LedgerReader};
 const BATCH: u64 = 2048;
 /// Entries kept for slow subscribers before they are told they lagged.
 const SUBSCRIBER_QUEUE: usize = 1024;
+/// How often the follower looks for entries written by other processes, which the writer's sizes do
+/// not announce.
+const OTHER_WRITERS: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Why the census could not follow the ledger.
 #[derive(Debug, thiserror::Error)]
@@ -136,7 +139,8 @@ impl LiveCensus {
         self.events.subscribe()
     }
 
-    /// Follows the writer: catches up every time the ledger's size changes, until `sizes` closes.
+    /// Follows the writer: catches up every time the ledger's size changes, and every [`OTHER_WRITERS`]
+    /// for what other processes wrote, until `sizes` closes.
     pub fn follow(self: &Arc<Self>, mut sizes: watch::Receiver<u64>) -> tokio::task::JoinHandle<()> {
         let live = self.clone();
         tokio::spawn(async move {
@@ -150,8 +154,11 @@ impl LiveCensus {
                     Ok(Err(e)) => error!(cause = %e, "the census cannot follow the ledger"),
                     Err(e) => warn!(cause = %e, "census catch-up task failed"),
                 }
-                if sizes.changed().await.is_err() {
-                    return;
+                // Another process (an import, a purge) writes without our writer knowing: look anyway
+                // every OTHER_WRITERS.
+                tokio::select! {
+                    changed = sizes.changed() => if changed.is_err() { return },
+                    () = tokio::time::sleep(OTHER_WRITERS) => {}
                 }
             }
         })

@@ -4,6 +4,9 @@
 //! It owns the map from template id (the store's row id) to owner, and loading every stored template
 //! into the index at start-up, opening each with the vault. It does not match (the index does), decide
 //! (the gate's policy does), nor write the store: enrolment stores a template, then inserts it here.
+//! Templates stored or deleted by another process (an import, a purge) are brought in by
+//! [`Gallery::reload_person`], which the service runs for every `enrolment` and `templates_deleted`
+//! entry it folds, so that the gallery holds what the store holds without a restart.
 //! A stored template that does not open or decode is skipped and counted, never fatal, so that one bad
 //! row cannot keep a gate from starting; the caller reports the count.
 
@@ -70,6 +73,17 @@ pub enum GalleryError {
     /// The index refused a template.
     #[error("cannot index the stored templates")]
     Index(#[from] IndexError),
+}
+
+/// What [`Gallery::reload_person`] changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reloaded {
+    /// Templates indexed.
+    pub added: u64,
+    /// Templates removed from the index.
+    pub removed: u64,
+    /// Stored templates that did not open or decode.
+    pub skipped: u64,
 }
 
 /// Why one stored template was left out of a load.
@@ -225,6 +239,48 @@ impl Gallery {
         report.loaded += encoded.len() as u64;
         self.owners_mut().extend(owners);
         Ok(())
+    }
+
+    /// Makes the gallery hold exactly `person`'s stored templates: removes what the store no longer
+    /// holds (or holds for another finger), opens and indexes what it holds and the gallery lacks.
+    /// Idempotent; a template that does not open or decode is left out and counted, as at load.
+    pub fn reload_person(&self, store: &Store, vault: &Vault, person: &str) -> Result<Reloaded, GalleryError> {
+        let stored = store.templates_sealed_of(person)?;
+        let wanted: HashMap<u64, Owner> = stored
+            .iter()
+            .filter_map(|t| {
+                let id = u64::try_from(t.id).ok()?;
+                Some((id, Owner { person: t.person.clone(), finger: t.finger, duress: t.duress }))
+            })
+            .collect();
+        let mut done = Reloaded::default();
+        let stale: Vec<u64> = self
+            .owners()
+            .iter()
+            .filter(|(id, o)| o.person == person && wanted.get(id) != Some(o))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stale {
+            self.remove(id)?;
+            done.removed += 1;
+        }
+        let mut missing: Vec<StoredTemplate> = stored
+            .into_iter()
+            .filter(|t| u64::try_from(t.id).is_ok_and(|id| self.owner(id).as_ref() != wanted.get(&id)))
+            .collect();
+        // An id the store gave again after deleting its last row may still be indexed for someone else.
+        for t in &missing {
+            if let Ok(id) = u64::try_from(t.id)
+                && self.owner(id).is_some()
+            {
+                self.remove(id)?;
+            }
+        }
+        let mut report = LoadReport::default();
+        self.load_batch(vault, &mut missing, &mut report)?;
+        done.added = report.loaded;
+        done.skipped = report.skipped;
+        Ok(done)
     }
 
     fn owners(&self) -> RwLockReadGuard<'_, HashMap<u64, Owner>> {
@@ -387,5 +443,36 @@ mod tests {
         assert_eq!(g.owner(1), None);
         assert!(g.identify(&probe, 5).unwrap().iter().all(|m| m.person != "A"));
         assert_eq!(g.len(), 1);
+    }
+
+    #[test]
+    fn reloading_a_person_follows_what_another_process_stored_or_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::open_or_create(dir.path()).unwrap();
+        let mut store = enrol(dir.path(), &vault);
+        let gallery = Gallery::new(config());
+        let probe = impression(&master(3, 1), SEED, 1);
+        assert!(gallery.identify(&probe, 1).unwrap().is_empty());
+
+        // Stored by another process (an import) after the gallery loaded: brought in, once.
+        let first = gallery.reload_person(&store, &vault, "P3").unwrap();
+        assert_eq!(first, Reloaded { added: 2, removed: 0, skipped: 0 });
+        assert_eq!(gallery.reload_person(&store, &vault, "P3").unwrap(), Reloaded::default());
+        assert_eq!(gallery.identify(&probe, 1).unwrap()[0].person, "P3");
+
+        // Finger 1 deleted (a purge): removed, finger 2 kept.
+        let finger1 = store.templates_of("P3").unwrap()[0].id;
+        assert!(store.template_delete(finger1).unwrap());
+        assert_eq!(gallery.reload_person(&store, &vault, "P3").unwrap(), Reloaded { added: 0, removed: 1, skipped: 0 });
+        assert_eq!(gallery.len(), 1);
+        assert!(gallery.identify(&probe, 5).unwrap().iter().all(|m| m.person != "P3" || m.finger != 1));
+
+        // Everything deleted: nothing of P3 is left to identify. Others are untouched.
+        let finger2 = store.templates_of("P3").unwrap()[0].id;
+        store.template_delete(finger2).unwrap();
+        gallery.reload_person(&store, &vault, "P4").unwrap();
+        assert_eq!(gallery.reload_person(&store, &vault, "P3").unwrap().removed, 1);
+        assert_eq!(gallery.len(), 2);
+        assert!(gallery.identify(&probe, 5).unwrap().iter().all(|m| m.person != "P3"));
     }
 }

@@ -344,6 +344,25 @@ impl Store {
         Ok(out)
     }
 
+    /// A person's stored templates, sealed, in row id order (what the gallery reloads of one person).
+    pub fn templates_sealed_of(&self, person: &str) -> Result<Vec<StoredTemplate>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT id, person, finger, duress, sealed FROM templates WHERE person = ?1 ORDER BY id")?;
+        let mut rows = st.query([person])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(StoredTemplate {
+                id: r.get(0)?,
+                person: r.get(1)?,
+                finger: finger_of(r.get(2)?)?,
+                duress: flag_of(r.get(3)?)?,
+                sealed: r.get(4)?,
+            });
+        }
+        Ok(out)
+    }
+
     /// Hands every stored template to `f`, in row id order, one row at a time (nothing is loaded all at
     /// once), within one read snapshot; returns how many. Stops at the first error, `f`'s or the store's.
     pub fn templates_all(&self, f: impl FnMut(StoredTemplate) -> Result<(), StoreError>) -> Result<u64, StoreError> {

@@ -2,7 +2,8 @@
 //! key), a real run imports the good rows, refuses the bad ones by line, holds back a planted duplicate
 //! naming its candidate, records registration and enrolment entries that name ids only, and a second
 //! run refuses every imported row as an existing id. Then the same with SecuGen ISO records from
-//! FVC2002 DB1_B, where two impressions of one finger under two ids must be caught.
+//! FVC2002 DB1_B, where two impressions of one finger under two ids must be caught. And an import made
+//! while the service runs: its people are identified by the running service, without a restart.
 
 use std::path::{Path, PathBuf};
 
@@ -10,7 +11,7 @@ use serde_json::Value;
 use tally::fingerprint::iso::write_iso;
 use tally::fingerprint::synth::templates::{finger, impression};
 
-use crate::util::{fvc, mutate, tally, tally_ok};
+use crate::util::{Server, fvc, mutate, post, tally, tally_ok, token};
 
 const HEADER: &str = "id,category,given_names,family_name,date_of_birth,national_id,zone,fingers";
 const SEED: u64 = 2026;
@@ -176,6 +177,49 @@ fn imports_good_rows_refuses_bad_ones_and_holds_back_duplicates() {
 }
 
 /// The `import_rows` fuzz target's body on seeded mutations of a real import file.
+/// The best candidate the running service names for `template`, if any.
+fn identified(server: &Server, token: &str, template: &[u8]) -> Option<String> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(template);
+    let body = serde_json::json!({ "template": b64, "max": 1 }).to_string();
+    let (status, text) = post(&server.url("/api/v1/identify"), Some(token), body.as_bytes());
+    assert_eq!(status, 200, "{text}");
+    let found: Value = serde_json::from_str(&text).expect("JSON");
+    let best = &found["candidates"][0];
+    (best["fmr"].as_f64()? <= found["gate_max_fmr"].as_f64()?).then(|| best["person"].as_str().map(str::to_owned))?
+}
+
+#[test]
+fn people_imported_while_the_service_runs_are_identified_without_a_restart() {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let (data, dir) = (tmp.path().join("data"), tmp.path().join("registry"));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    tally_ok(&data, &["ledger", "init"]);
+    let enroller = token(&data, "enroller", "officer");
+    let server = Server::start(&data);
+
+    let master = finger(SEED, 40);
+    std::fs::write(dir.join("40.iso"), write_iso(&master)).expect("write a template");
+    let csv = dir.join("people.csv");
+    std::fs::write(&csv, format!("{HEADER}\nMKL-0400,inmate,Kimpa,Vita,,,,2:40.iso\n")).expect("write the CSV");
+    let probe = write_iso(&impression(&master, SEED, 1));
+    assert_eq!(identified(&server, &enroller, &probe), None, "identified before the import");
+
+    let report: Value = serde_json::from_str(&tally_ok(&data, &["people", "import", s(&csv), "--json"])).expect("JSON");
+    assert_eq!(counts(&report), [1, 1, 0, 0], "{report:#}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        match identified(&server, &enroller, &probe) {
+            Some(person) => {
+                assert_eq!(person, "MKL-0400");
+                break;
+            }
+            None => assert!(std::time::Instant::now() < deadline, "the running service never identified the import"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn mutated_import_files_never_panic() {
     let file = format!(
