@@ -11,7 +11,7 @@
 //! # Fold rules
 //! - **Sequence.** Entries are applied in sequence only: an entry whose seq is not [`Census::next_seq`] is
 //!   refused with [`CensusError::OutOfOrder`] and changes nothing. Every kind advances the sequence;
-//!   kinds not named here (boot, note, enrolment, …) do nothing else.
+//!   kinds not named here (boot, note, enrolment, templates_deleted, …) do nothing else.
 //! - **Zones.** The configured `outside` zone is not a zone of the facility: a person placed there is
 //!   stored with zone `None` (outside the facility or gone), like a person registered with no zone.
 //! - **registration** makes a person known with its category, the category's initial status (reason
@@ -257,7 +257,8 @@ impl Census {
             | Event::ClockChange(_)
             | Event::KeyRotation(_)
             | Event::Note(_)
-            | Event::Enrolment(_) => {}
+            | Event::Enrolment(_)
+            | Event::TemplatesDeleted(_) => {}
         }
         if self.inside != inside_before {
             self.history.push((time.to_owned(), self.inside));

@@ -1,5 +1,6 @@
-//! `tally serve`: opens (or on first start creates) the ledger, records the boot, serves the API, and on
-//! SIGINT or SIGTERM finishes the requests in flight and records the shutdown.
+//! `tally serve`: opens (or on first start creates) the ledger, records the boot, serves the API (with
+//! the retention rule's task when `[retention]` is set), and on SIGINT or SIGTERM finishes the requests
+//! in flight and records the shutdown.
 //!
 //! Under systemd (`Type=notify`, `WatchdogSec=`) it says READY=1 once the lanes run and the API listens,
 //! WATCHDOG=1 after each round trip through the ledger writer (so a writer that hangs gets the service
@@ -67,6 +68,12 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
         println!("listening on {local}");
         let ticker = clock_checks(writer.clone());
         let (facility, gate) = tally::app::start(cfg, ctx.clock.clone(), &writer).context("starting the appliance")?;
+        // Retention: at start, every hour, and soon after a purge from the command line.
+        let retention = cfg.retention.is_set().then(|| {
+            let schedule = tally::people::retention::purge::Schedule::default();
+            let gallery = facility.gallery.clone();
+            tally::people::retention::purge::spawn(dir.clone(), ctx.clock.clone(), cfg.retention, gallery, schedule)
+        });
         let watchdog = notifier.watchdog_interval().map(|every| {
             let (writer, notifier) = (writer.clone(), notifier.clone());
             tokio::spawn(watchdog(writer, notifier, every))
@@ -81,6 +88,9 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
             gate.stop();
         }
         ticker.abort();
+        if let Some(r) = retention {
+            r.abort();
+        }
         writer.shutdown("signal").await.context("recording the shutdown")?;
         anyhow::Ok(())
     })?;

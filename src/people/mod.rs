@@ -7,9 +7,11 @@
 //! - [`vault`]: AES-256-GCM sealing of templates and photos with a key file kept apart from the database.
 //! - [`gallery`]: the identification index with each template's owner, loaded at start-up.
 //! - [`import`]: registering people in bulk from a registry's CSV export and template files.
+//! - [`retention`]: deleting the templates and photos of people released long enough ago.
 
 pub mod gallery;
 pub mod import;
+pub mod retention;
 pub mod vault;
 
 use serde::{Deserialize, Serialize};

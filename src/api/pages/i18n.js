@@ -252,7 +252,7 @@ const en = {
   'kind.boot': 'start', 'kind.shutdown': 'shutdown', 'kind.clock_change': 'clock change', 'kind.key_rotation': 'key rotation', 'kind.note': 'note',
   'kind.registration': 'registration', 'kind.enrolment': 'enrolment', 'kind.status_change': 'status change', 'kind.grant': 'grant',
   'kind.denial': 'denial', 'kind.passage': 'passage', 'kind.passage_timeout': 'no passage', 'kind.override': 'override', 'kind.alarm': 'alarm',
-  'kind.rollcall_started': 'roll-call started', 'kind.rollcall_counted': 'roll-call count', 'kind.rollcall_recount': 'recount', 'kind.rollcall_closed': 'roll-call closed',
+  'kind.rollcall_started': 'roll-call started', 'kind.rollcall_counted': 'roll-call count', 'kind.rollcall_recount': 'recount', 'kind.rollcall_closed': 'roll-call closed', 'kind.templates_deleted': 'templates deleted',
 };
 
 const fr = {
@@ -502,7 +502,7 @@ const fr = {
   'kind.boot': 'démarrage', 'kind.shutdown': 'arrêt', 'kind.clock_change': 'changement d’heure', 'kind.key_rotation': 'changement de clé', 'kind.note': 'note',
   'kind.registration': 'inscription', 'kind.enrolment': 'enrôlement', 'kind.status_change': 'changement de statut', 'kind.grant': 'autorisation',
   'kind.denial': 'refus', 'kind.passage': 'passage', 'kind.passage_timeout': 'pas de passage', 'kind.override': 'dérogation', 'kind.alarm': 'alarme',
-  'kind.rollcall_started': 'appel lancé', 'kind.rollcall_counted': 'comptage', 'kind.rollcall_recount': 'recomptage', 'kind.rollcall_closed': 'appel clôturé',
+  'kind.rollcall_started': 'appel lancé', 'kind.rollcall_counted': 'comptage', 'kind.rollcall_recount': 'recomptage', 'kind.rollcall_closed': 'appel clôturé', 'kind.templates_deleted': 'empreintes effacées',
 };
 
 const TABLES = { en, fr };
