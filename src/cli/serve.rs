@@ -89,7 +89,7 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
         }
         ticker.abort();
         if let Some(r) = retention {
-            r.abort();
+            r.stop().await;
         }
         writer.shutdown("signal").await.context("recording the shutdown")?;
         anyhow::Ok(())

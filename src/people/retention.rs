@@ -21,8 +21,9 @@
 //! not make a year pass here, and a release stamped by a clock that was wrong and then corrected is
 //! measured from the corrected time. What the ledger cannot see is a clock set forward while the
 //! appliance was off (a bad RTC at boot): that gap looks like time the appliance was switched off.
-//! `tally doctor` checks the clock, and every `templates_deleted` entry carries the time it was written,
-//! so an auditor can see a deletion that came too early. A period of `0d` deletes at the next run after
+//! (`tally doctor` reports a clock behind the ledger's latest entry, not one ahead.) Every
+//! `templates_deleted` entry carries the time it was written and the seq of the release, and the
+//! `boot` entries show when the appliance was off, so an auditor can see a deletion that came early. A period of `0d` deletes at the next run after
 //! the release whatever the clock says.
 //!
 //! # Crash and repetition

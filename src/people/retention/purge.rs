@@ -215,17 +215,36 @@ fn run_once(dir: &Path, clock: &Arc<dyn Clock>, setting: RetentionSetting, galle
     }
 }
 
+/// The serve task; [`RetentionTask::stop`] ends it.
+#[derive(Debug)]
+pub struct RetentionTask {
+    stop: tokio::sync::watch::Sender<bool>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl RetentionTask {
+    /// Stops the task, waiting for a run in progress to finish (so that nothing is recorded after the
+    /// service records its shutdown).
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        if let Err(e) = self.handle.await {
+            warn!(cause = %e, "the retention task ended abnormally");
+        }
+    }
+}
+
 /// Starts the serve task: a run at once, then every `schedule.every`, and whenever the last
 /// `templates_deleted` entry changes under it (checked every `schedule.watch`). Each run is blocking
-/// work on its own connections; abort the task to stop it. Call inside a tokio runtime.
+/// work on its own connections. Call inside a tokio runtime.
 pub fn spawn(
     data_dir: PathBuf,
     clock: Arc<dyn Clock>,
     setting: RetentionSetting,
     gallery: Arc<Gallery>,
     schedule: Schedule,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+) -> RetentionTask {
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let handle = tokio::spawn(async move {
         let mut every = tokio::time::interval(schedule.every);
         let mut watch = tokio::time::interval(schedule.watch);
         watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -234,6 +253,7 @@ pub fn spawn(
         let mut seen = None;
         loop {
             tokio::select! {
+                _ = stopped.changed() => return,
                 _ = every.tick() => {}
                 _ = watch.tick() => {
                     let dir = data_dir.clone();
@@ -267,5 +287,6 @@ pub fn spawn(
                 Err(e) => warn!(cause = %e, "retention run task failed"),
             }
         }
-    })
+    });
+    RetentionTask { stop, handle }
 }

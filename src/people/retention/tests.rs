@@ -392,3 +392,55 @@ fn a_run_forgets_the_expired_in_the_gallery() {
     assert_eq!(out.forgotten, 2);
     assert_eq!((gallery.len(), gallery.owner(1), gallery.owner(3).map(|o| o.person)), (2, None, Some("P2".into())));
 }
+
+#[test]
+fn the_serve_task_runs_at_start_and_again_when_another_process_records_a_deletion() {
+    use super::purge::{Schedule, spawn};
+    use crate::fingerprint::index::IndexConfig;
+    use crate::fingerprint::synth::templates::finger;
+    use crate::people::gallery::{Gallery, Owner};
+    let dir = tempfile::tempdir().unwrap();
+    let (clock, ledger) = appliance(dir.path());
+    drop(ledger);
+    let gallery = Arc::new(Gallery::new(IndexConfig { shortlist: 8, threads: 1 }));
+    for (id, person) in [(1, "P1"), (2, "P2")] {
+        gallery.insert(id, Owner { person: person.into(), finger: 2, duress: false }, &finger(5, id)).unwrap();
+    }
+    let s = setting(Some(0), None);
+    // No hourly run during the test: only the start and the watch.
+    let schedule = Schedule { every: Duration::from_secs(3600), watch: Duration::from_millis(50) };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let until = |what: &'static str, f: Box<dyn Fn() -> bool>| async move {
+            for _ in 0..400 {
+                if f() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            panic!("timed out waiting for {what}");
+        };
+        let task = spawn(dir.path().to_owned(), clock.clone(), s, gallery.clone(), schedule);
+        let g = gallery.clone();
+        until("the start run", Box::new(move || g.owner(1).is_none())).await;
+        assert_eq!(holdings(dir.path(), "P1").fingers, Vec::<u8>::new());
+        assert!(gallery.owner(2).is_some(), "P2 is in custody");
+
+        // Another process releases P2 and purges: the task's gallery forgets P2 soon after.
+        let mut other = Ledger::open(dir.path(), clock.clone()).unwrap();
+        let c = StatusChange {
+            from: "in_custody".into(),
+            officer: "o".into(),
+            person: "P2".into(),
+            reason: "r".into(),
+            to: "transferred".into(),
+        };
+        other.append(vec![Event::StatusChange(c)]).unwrap();
+        let out = Purger::new(other, dir.path(), clock.clone(), s).unwrap().run(None).unwrap();
+        assert_eq!((out.templates_deleted, out.forgotten), (2, 0));
+        let g = gallery.clone();
+        until("the watch to see the other process's deletion", Box::new(move || g.owner(2).is_none())).await;
+        task.stop().await;
+    });
+    assert_eq!(deletions(dir.path()).len(), 2, "one entry per person, none twice");
+}
