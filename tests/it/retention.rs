@@ -49,7 +49,7 @@ impl Serve {
             .uri(format!("{}{path}", self.base))
             .header("Authorization", format!("Bearer {token}"))
             .header("Content-Type", "application/json")
-            .body(serde_json::to_vec(&body).expect("json"))
+            .body(if body.is_null() { Vec::new() } else { serde_json::to_vec(&body).expect("json") })
             .expect("request");
         let (status, text) = read(agent().run(req));
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
@@ -183,6 +183,12 @@ fn released_people_lose_their_templates_recorded_first_once_and_are_no_longer_id
     let release = json!({"status": "transferred", "reason": "to Ndolo"});
     let (status, reply) = serve.call("POST", "/api/v1/people/P-2/status", &sup, release);
     assert_eq!(status, 200, "{reply}");
+    // The profile says when (the census has folded the purge's entry with this later write).
+    let (_, p1) = serve.call("GET", "/api/v1/people/P-1", &sup, Value::Null);
+    assert_eq!((p1["fingers"].clone(), p1["has_photo"].clone()), (json!([]), json!(false)), "{p1}");
+    assert!(p1["templates_deleted"].as_str().is_some_and(|t| t.ends_with('Z')), "{p1}");
+    let (_, p2) = serve.call("GET", "/api/v1/people/P-2", &sup, Value::Null);
+    assert_eq!(p2["templates_deleted"], Value::Null, "{p2}");
     serve.stop();
     let serve = Serve::start(&data, &config);
     wait_until(30, "the service to purge P-2 at start", || rows(&data, "P-2") == (0, 0, false));
