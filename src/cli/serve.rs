@@ -7,6 +7,7 @@
 //! restarted), and STOPPING=1 when it begins to stop.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -70,9 +71,15 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
         let (facility, gate) = tally::app::start(cfg, ctx.clock.clone(), &writer).context("starting the appliance")?;
         // Retention: at start, every hour, and soon after a purge from the command line.
         let retention = cfg.retention.is_set().then(|| {
-            let schedule = tally::people::retention::purge::Schedule::default();
-            let gallery = facility.gallery.clone();
-            tally::people::retention::purge::spawn(dir.clone(), ctx.clock.clone(), cfg.retention, gallery, schedule)
+            use tally::people::retention::purge;
+            let census = facility.census.clone();
+            let catch_up = move || {
+                if let Err(e) = census.catch_up() {
+                    tracing::error!(cause = %e, "the census cannot follow the ledger");
+                }
+            };
+            let (gallery, clock) = (facility.gallery.clone(), ctx.clock.clone());
+            purge::spawn(dir.clone(), clock, cfg.retention, gallery, purge::Schedule::default(), Arc::new(catch_up))
         });
         let watchdog = notifier.watchdog_interval().map(|every| {
             let (writer, notifier) = (writer.clone(), notifier.clone());

@@ -4,7 +4,7 @@
 //!
 //! It decides nothing: who is due and what is recorded first is [`crate::people::retention`]'s.
 
-use rusqlite::{TransactionBehavior, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::{Store, StoreError};
 
@@ -84,7 +84,7 @@ impl Store {
             let mut find = tx.prepare_cached("SELECT id FROM templates WHERE person = ?1 AND finger = ?2")?;
             let mut delete = tx.prepare_cached("DELETE FROM templates WHERE id = ?1")?;
             for finger in fingers {
-                let id: Option<i64> = find.query_row(params![person, finger], |r| r.get(0)).ok();
+                let id: Option<i64> = find.query_row(params![person, finger], |r| r.get(0)).optional()?;
                 if let Some(id) = id {
                     delete.execute([id])?;
                     ids.push(id);

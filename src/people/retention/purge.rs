@@ -235,13 +235,15 @@ impl RetentionTask {
 
 /// Starts the serve task: a run at once, then every `schedule.every`, and whenever the last
 /// `templates_deleted` entry changes under it (checked every `schedule.watch`). Each run is blocking
-/// work on its own connections. Call inside a tokio runtime.
+/// work on its own connections, followed by `after_run` (the service has its census catch up with the
+/// entries written outside its ledger writer). Call inside a tokio runtime.
 pub fn spawn(
     data_dir: PathBuf,
     clock: Arc<dyn Clock>,
     setting: RetentionSetting,
     gallery: Arc<Gallery>,
     schedule: Schedule,
+    after_run: Arc<dyn Fn() + Send + Sync>,
 ) -> RetentionTask {
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let handle = tokio::spawn(async move {
@@ -275,9 +277,11 @@ pub fn spawn(
                     }
                 }
             }
-            let (dir, clock, gallery) = (data_dir.clone(), clock.clone(), gallery.clone());
+            let (dir, clock, gallery, after_run) =
+                (data_dir.clone(), clock.clone(), gallery.clone(), after_run.clone());
             let done = tokio::task::spawn_blocking(move || {
                 run_once(&dir, &clock, setting, &gallery);
+                after_run();
                 Store::open(&dir, Open::MustExist).and_then(|s| s.last_templates_deleted()).ok().flatten()
             })
             .await;

@@ -420,7 +420,12 @@ fn the_serve_task_runs_at_start_and_again_when_another_process_records_a_deletio
             }
             panic!("timed out waiting for {what}");
         };
-        let task = spawn(dir.path().to_owned(), clock.clone(), s, gallery.clone(), schedule);
+        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = runs.clone();
+        let after_run = Arc::new(move || {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+        let task = spawn(dir.path().to_owned(), clock.clone(), s, gallery.clone(), schedule, after_run);
         let g = gallery.clone();
         until("the start run", Box::new(move || g.owner(1).is_none())).await;
         assert_eq!(holdings(dir.path(), "P1").fingers, Vec::<u8>::new());
@@ -441,6 +446,8 @@ fn the_serve_task_runs_at_start_and_again_when_another_process_records_a_deletio
         let g = gallery.clone();
         until("the watch to see the other process's deletion", Box::new(move || g.owner(2).is_none())).await;
         task.stop().await;
+        // The run at start and the one the watch caused, each followed by the hook; none since.
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 2);
     });
     assert_eq!(deletions(dir.path()).len(), 2, "one entry per person, none twice");
 }
