@@ -3,8 +3,8 @@
 //! `tally people purge` records a `templates_deleted` entry (ids and finger positions only) and
 //! deletes the released person's template rows and photo from the SQLite file while the service runs,
 //! a second purge writes nothing, the person in custody keeps theirs, the running service stops
-//! identifying the released person, the export verifies; then a second release is purged by the
-//! service itself when it starts again.
+//! identifying the released person, the export verifies (with tally's verifier and the independent
+//! one); then a second release is purged by the service itself when it starts again.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tally::store::{Open, Store};
 
 use crate::appliance::png_base64;
-use crate::util::{agent, read, tally_bin, tally_ok, token};
+use crate::util::{agent, go_verifier, read, run_verifier, tally_bin, tally_ok, token};
 
 const CONFIG: &str = "[retention]\ntemplates_after_release = \"0d\"\nphotos_after_release = \"0d\"\n";
 
@@ -99,6 +99,10 @@ fn export_and_verify(data: &Path, out: &Path) -> Vec<Value> {
     tally_ok(data, &["ledger", "export", "--out", s(out)]);
     let ok = tally_ok(data, &["ledger", "verify", s(out)]);
     assert!(ok.starts_with("ok: "), "{ok}");
+    if let Some(go) = go_verifier() {
+        let (ok, text) = run_verifier(go, &[std::ffi::OsStr::new("check"), out.as_os_str()]);
+        assert!(ok, "the independent verifier: {text}");
+    }
     let text = std::fs::read_to_string(out.join("entries.jsonl")).expect("entries.jsonl");
     text.lines().map(|l| serde_json::from_str(l).expect("entry JSON")).collect()
 }
