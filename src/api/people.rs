@@ -65,6 +65,9 @@ pub struct PersonView {
     pub registered: bool,
     /// Enrolled fingers.
     pub fingers: Vec<FingerView>,
+    /// When the retention rule deleted the person's templates (or photo) after their release, from
+    /// the ledger's `templates_deleted` entry; `null` if it has not (or a finger was enrolled since).
+    pub templates_deleted: Option<String>,
     /// When the record was created.
     pub created: String,
 }
@@ -95,6 +98,7 @@ fn person_view(
         status_reason: state.and_then(|s| s.status_reason.clone()),
         zone: state.and_then(|s| s.zone.clone()),
         registered: state.is_some(),
+        templates_deleted: state.and_then(|s| s.templates_deleted.clone()),
         fingers: fingers
             .into_iter()
             .map(|t| FingerView {

@@ -11,7 +11,7 @@
 //! # Fold rules
 //! - **Sequence.** Entries are applied in sequence only: an entry whose seq is not [`Census::next_seq`] is
 //!   refused with [`CensusError::OutOfOrder`] and changes nothing. Every kind advances the sequence;
-//!   kinds not named here (boot, note, enrolment, …) do nothing else.
+//!   kinds not named here (boot, note, …) do nothing else.
 //! - **Zones.** The configured `outside` zone is not a zone of the facility: a person placed there is
 //!   stored with zone `None` (outside the facility or gone), like a person registered with no zone.
 //! - **registration** makes a person known with its category, the category's initial status (reason
@@ -26,6 +26,8 @@
 //!   people come in through a lane.
 //! - **status_change** sets the status, its reason and since when (the entry's time). A status this
 //!   version does not know changes nothing.
+//! - **templates_deleted** of a registered person records when ([`PersonState::templates_deleted`]);
+//!   an `enrolment` of the person clears it.
 //! - **Last seen.** A `grant`, a `denial` naming a person, an `override` and a `rollcall_counted` record
 //!   where and when the person was last seen ([`Seen`]).
 //! - **People not registered** (entries written before registrations were recorded, or a ledger that
@@ -217,6 +219,16 @@ impl Census {
                 self.pending.remove(&t.grant);
             }
             Event::StatusChange(s) => self.change_status(s, time),
+            Event::TemplatesDeleted(d) => {
+                if let Some(p) = self.people.get_mut(&d.person) {
+                    p.templates_deleted = Some(time.to_owned());
+                }
+            }
+            Event::Enrolment(e) => {
+                if let Some(p) = self.people.get_mut(&e.person) {
+                    p.templates_deleted = None;
+                }
+            }
             Event::RollcallStarted(r) => {
                 if !self.rollcall_index.contains_key(&r.rollcall) {
                     let roster = self.roster_zones(&r.zones);
@@ -252,12 +264,7 @@ impl Census {
                 detail: a.detail.clone(),
                 source: a.source.clone(),
             }),
-            Event::Boot(_)
-            | Event::Shutdown(_)
-            | Event::ClockChange(_)
-            | Event::KeyRotation(_)
-            | Event::Note(_)
-            | Event::Enrolment(_) => {}
+            Event::Boot(_) | Event::Shutdown(_) | Event::ClockChange(_) | Event::KeyRotation(_) | Event::Note(_) => {}
         }
         if self.inside != inside_before {
             self.history.push((time.to_owned(), self.inside));
@@ -394,6 +401,7 @@ impl Census {
                 status_since: None,
                 zone: before.as_ref().and_then(|b| b.zone.clone()),
                 last_seen: before.and_then(|b| b.last_seen),
+                templates_deleted: None,
             });
             person.category = category;
             person.status = Status::initial(category);

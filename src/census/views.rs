@@ -39,6 +39,9 @@ pub struct PersonState {
     pub zone: Option<String>,
     /// Where and when last seen at a lane or a roll-call.
     pub last_seen: Option<Seen>,
+    /// When the retention rule last recorded the deletion of the person's templates or photo (the
+    /// `templates_deleted` entry's time); `None` again once a finger is enrolled.
+    pub templates_deleted: Option<String>,
 }
 
 /// What the census knows of a person named by entries but never registered.

@@ -82,7 +82,7 @@ enum Command {
     /// Each check says what it found and, when not ok, what to do. Exit code 1 when any check failed
     /// (warnings do not fail).
     Doctor(doctor::DoctorArgs),
-    /// The register of people: bulk import.
+    /// The register of people: bulk import, retention.
     #[command(subcommand)]
     People(people::PeopleCommand),
 }

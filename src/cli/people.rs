@@ -1,6 +1,7 @@
-//! `tally people …`: the register from the command line. For now, `import`: people and their fingers
-//! in bulk from a registry's CSV export, with a progress bar and a report (plain text, or JSON with
-//! `--json`). The plan and the writing are [`tally::people::import`]'s.
+//! `tally people …`: the register from the command line. `import`: people and their fingers in bulk
+//! from a registry's CSV export, with a progress bar and a report (plain text, or JSON with `--json`);
+//! the plan and the writing are [`tally::people::import`]'s. `purge`: the retention rule on demand
+//! ([`tally::people::retention`]), saying who loses what and why.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -10,7 +11,9 @@ use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Ctx, open_ledger};
+use tally::config::RetentionSetting;
 use tally::people::import::{self, Candidate, IssueKind, Mode, Options, Report};
+use tally::people::retention;
 
 #[derive(Debug, Subcommand)]
 pub enum PeopleCommand {
@@ -23,6 +26,20 @@ pub enum PeopleCommand {
     /// check are refused, rows whose fingers match someone else's are held back as possible
     /// duplicates; both are listed in the report, and the command still exits 0.
     Import(ImportArgs),
+    /// Delete the fingerprint templates (and photos) of people released longer ago than `[retention]`
+    /// says, recording each deletion in the ledger first.
+    ///
+    /// Prints who loses what and why. Safe while `tally serve` runs: the deletions are recorded
+    /// through the ledger's own locking, and the service drops the templates from its gallery within
+    /// seconds. Without a `[retention]` setting nothing is ever deleted.
+    Purge(PurgeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PurgeArgs {
+    /// Say who would lose what, and change nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -47,7 +64,79 @@ pub struct ImportArgs {
 pub fn run(ctx: &Ctx, cmd: PeopleCommand) -> anyhow::Result<()> {
     match cmd {
         PeopleCommand::Import(args) => import_file(ctx, args),
+        PeopleCommand::Purge(args) => purge(ctx, args),
     }
+}
+
+fn purge(ctx: &Ctx, args: PurgeArgs) -> anyhow::Result<()> {
+    let setting = ctx.config.retention;
+    if !setting.is_set() {
+        println!("no [retention] setting in the configuration: templates and photos are kept; nothing to do");
+        return Ok(());
+    }
+    let dir = &ctx.config.data_dir;
+    let outcome = if args.dry_run {
+        retention::purge::dry_run(dir, ctx.clock.as_ref(), &setting)
+    } else {
+        let ledger = open_ledger(ctx)?;
+        retention::purge::Purger::new(ledger, dir, ctx.clock.clone(), setting).and_then(|mut p| p.run(None))
+    };
+    let outcome = outcome.with_context(|| format!("applying the retention rule in {}", dir.display()))?;
+    print!("{}", purge_text(&setting, &outcome));
+    Ok(())
+}
+
+/// One line per person: what goes, why, and the entry that records it; then the totals.
+fn purge_text(setting: &RetentionSetting, o: &retention::purge::Outcome) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let mut new_entries = o.recorded.iter();
+    let period = |days: Option<u32>| days.map_or("kept".to_owned(), |d| format!("{d} days"));
+    let _ = writeln!(
+        s,
+        "retention: templates {}, photos {} after release",
+        period(setting.templates_after_release),
+        period(setting.photos_after_release)
+    );
+    let (mut templates, mut photos) = (0, 0);
+    for a in &o.plan.actions {
+        let fingers = a.fingers();
+        let mut what = Vec::new();
+        if !fingers.is_empty() {
+            let list: Vec<String> = fingers.iter().map(u8::to_string).collect();
+            what.push(format!("fingers {}", list.join(", ")));
+        }
+        if a.photo() {
+            what.push("the photo".to_owned());
+        }
+        templates += fingers.len();
+        photos += usize::from(a.photo());
+        let verb = if o.dry_run { "would be deleted" } else { "deleted" };
+        let record = match (a.records(), o.dry_run, a.recorded_in) {
+            (true, true, _) => "to be recorded first".to_owned(),
+            (true, false, _) => new_entries.next().map_or(String::new(), |seq| format!("recorded in entry {seq}")),
+            (false, _, Some(seq)) => format!("already recorded in entry {seq}"),
+            (false, _, None) => String::new(),
+        };
+        let _ = writeln!(
+            s,
+            "{}: {} {verb} ({} {} days ago, entry {}, at {}; {record})",
+            a.person,
+            what.join(" and "),
+            a.release.status.as_str(),
+            a.elapsed_days,
+            a.release.seq,
+            a.release.time
+        );
+    }
+    if o.plan.actions.is_empty() {
+        let _ = writeln!(s, "nothing to delete");
+    } else if o.dry_run {
+        let _ = writeln!(s, "dry run: {templates} templates and {photos} photos would be deleted; nothing was changed");
+    } else {
+        let _ = writeln!(s, "{} templates and {} photos deleted", o.templates_deleted, o.photos_deleted);
+    }
+    s
 }
 
 fn import_file(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<()> {

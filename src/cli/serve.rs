@@ -1,11 +1,13 @@
-//! `tally serve`: opens (or on first start creates) the ledger, records the boot, serves the API, and on
-//! SIGINT or SIGTERM finishes the requests in flight and records the shutdown.
+//! `tally serve`: opens (or on first start creates) the ledger, records the boot, serves the API (with
+//! the retention rule's task when `[retention]` is set), and on SIGINT or SIGTERM finishes the requests
+//! in flight and records the shutdown.
 //!
 //! Under systemd (`Type=notify`, `WatchdogSec=`) it says READY=1 once the lanes run and the API listens,
 //! WATCHDOG=1 after each round trip through the ledger writer (so a writer that hangs gets the service
 //! restarted), and STOPPING=1 when it begins to stop.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -67,6 +69,18 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
         println!("listening on {local}");
         let ticker = clock_checks(writer.clone());
         let (facility, gate) = tally::app::start(cfg, ctx.clock.clone(), &writer).context("starting the appliance")?;
+        // Retention: at start, every hour, and soon after a purge from the command line.
+        let retention = cfg.retention.is_set().then(|| {
+            use tally::people::retention::purge;
+            let census = facility.census.clone();
+            let catch_up = move || {
+                if let Err(e) = census.catch_up() {
+                    tracing::error!(cause = %e, "the census cannot follow the ledger");
+                }
+            };
+            let (gallery, clock) = (facility.gallery.clone(), ctx.clock.clone());
+            purge::spawn(dir.clone(), clock, cfg.retention, gallery, purge::Schedule::default(), Arc::new(catch_up))
+        });
         let watchdog = notifier.watchdog_interval().map(|every| {
             let (writer, notifier) = (writer.clone(), notifier.clone());
             tokio::spawn(watchdog(writer, notifier, every))
@@ -81,6 +95,9 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
             gate.stop();
         }
         ticker.abort();
+        if let Some(r) = retention {
+            r.stop().await;
+        }
         writer.shutdown("signal").await.context("recording the shutdown")?;
         anyhow::Ok(())
     })?;

@@ -27,6 +27,9 @@
 //!
 //! [access]                      # anti-passback and [[access.rule]]s; see [`access`]
 //! anti_passback = "hard"
+//!
+//! [retention]                   # biometric data of people who have left; see [`retention`]
+//! templates_after_release = "365d"
 //! ```
 
 use std::net::SocketAddr;
@@ -37,9 +40,11 @@ use toml::Spanned;
 
 pub mod access;
 pub mod lanes;
+pub mod retention;
 
 pub use access::{AccessSetting, AntiPassback, Hours, RuleSetting, ZoneSet, ZoneSetting};
 pub use lanes::{LaneSetting, ReaderSetting};
+pub use retention::RetentionSetting;
 
 /// Default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "./tally-data";
@@ -97,6 +102,8 @@ pub struct Config {
     pub zones: Vec<ZoneSetting>,
     /// Anti-passback and access rules.
     pub access: AccessSetting,
+    /// How long the biometric data of people who have left is kept.
+    pub retention: RetentionSetting,
 }
 
 impl Default for Config {
@@ -112,6 +119,7 @@ impl Default for Config {
             utc_offset: time::UtcOffset::UTC,
             zones: Vec::new(),
             access: AccessSetting::default(),
+            retention: RetentionSetting::default(),
         }
     }
 }
@@ -132,6 +140,8 @@ struct Raw {
     zone: Vec<Spanned<access::RawZone>>,
     #[serde(default)]
     access: access::RawAccess,
+    #[serde(default)]
+    retention: retention::RawRetention,
 }
 
 #[derive(Deserialize, Default)]
@@ -233,6 +243,7 @@ impl Config {
             c.zones = access::lane_zones(&c.lanes, &c.outside);
         }
         c.access = raw.access.validate(declared.then_some(c.zones.as_slice()), &c.outside).map_err(refused)?;
+        c.retention = raw.retention.validate().map_err(refused)?;
         Ok(c)
     }
 
@@ -294,6 +305,28 @@ mod tests {
         assert!(e.starts_with("tally.toml:1: unknown field `nonsense`"), "{e}");
     }
 
+    #[test]
+    fn retention_periods_are_days_and_bad_ones_name_their_line() {
+        assert_eq!(parse("").unwrap().retention, RetentionSetting::default());
+        let c = parse("[retention]\ntemplates_after_release = \"365d\"\nphotos_after_release = \"0d\"\n").unwrap();
+        assert_eq!(c.retention.templates_after_release, Some(365));
+        assert_eq!(c.retention.photos_after_release, Some(0));
+        assert!(c.retention.is_set());
+        for (bad, why) in [
+            ("\"1y\"", "must be a number of days like \"365d\""),
+            ("\"d\"", "must be a number of days"),
+            ("\"-3d\"", "must be a number of days"),
+            ("\"365\"", "must be a number of days"),
+            ("\"36501d\"", "longer than 36500 days"),
+            ("365", "invalid type"),
+        ] {
+            let e = parse(&format!("[retention]\n\ntemplates_after_release = {bad}\n")).unwrap_err().to_string();
+            assert!(e.starts_with("tally.toml:3: ") && e.contains(why), "{bad}: {e}");
+        }
+        let e = parse("[retention]\ntemplates_after = \"3d\"\n").unwrap_err().to_string();
+        assert!(e.starts_with("tally.toml:2: unknown field `templates_after`"), "{e}");
+    }
+
     const LANE: &str = "[[lane]]\nid = \"north-in\"\nfrom_zone = \"outside\"\nto_zone = \"reception\"\n\
                         reader = \"usb:1-10\"\nturnstile_port = \"/dev/tally/serial-a\"\nturnstile_address = 1\n\
                         scbk_file = \"/var/lib/tally/keys/osdp-north-in.scbk\"\n";
@@ -339,5 +372,12 @@ mod tests {
         assert_eq!(c.utc_offset, time::UtcOffset::from_hms(1, 0, 0).unwrap());
         assert!(c.zones.iter().any(|z| z.id == "reception" && z.name == "Reception"));
         assert!(c.access.rules.len() > 1 && c.access.rules != access::default_rules());
+        assert_eq!(c.retention, RetentionSetting::default(), "kept until the installer sets the law's figures");
+        // The retention lines shown commented out are valid as they stand.
+        let text =
+            std::fs::read_to_string(&path).unwrap().replace("# templates_after_release", "templates_after_release");
+        let text = text.replace("# photos_after_release", "photos_after_release");
+        let c = Config::parse(&path, &text).unwrap();
+        assert_eq!((c.retention.templates_after_release, c.retention.photos_after_release), (Some(365), Some(365)));
     }
 }

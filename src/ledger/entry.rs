@@ -115,6 +115,9 @@ events! {
     Registration(Registration) = "registration",
     /// A roll-call's counts were set aside to count again; its roster stays as it was.
     RollcallRecount(RollcallRecount) = "rollcall_recount",
+    /// A released person's templates (and photo) were deleted under the retention rule; recorded before
+    /// the deletion. Names the fingers by position only: never template bytes.
+    TemplatesDeleted(TemplatesDeleted) = "templates_deleted",
 }
 
 /// Body of `boot`.
@@ -373,6 +376,22 @@ pub struct RollcallRecount {
     pub supervisor: String,
 }
 
+/// Body of `templates_deleted`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplatesDeleted {
+    /// ISO finger positions whose templates are deleted (may be empty when only the photo is).
+    pub fingers: Vec<u8>,
+    /// Person id.
+    pub person: String,
+    /// Whether the person's photo is deleted too.
+    pub photo: bool,
+    /// Why: `retention`.
+    pub reason: String,
+    /// Sequence number of the `status_change` entry that began the retention period (the release).
+    pub release: u64,
+}
+
 /// Why bytes are not a valid entry.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EntryError {
@@ -582,6 +601,13 @@ mod tests {
                 zone: Some(s("reception")),
             }),
             Event::RollcallRecount(RollcallRecount { rollcall: s("r"), supervisor: s("s") }),
+            Event::TemplatesDeleted(TemplatesDeleted {
+                fingers: vec![2, 7],
+                person: s("p"),
+                photo: true,
+                reason: s("retention"),
+                release: 12,
+            }),
         ]
     }
 
@@ -621,7 +647,7 @@ mod tests {
 
     #[test]
     fn every_kind_has_a_name() {
-        assert_eq!(KINDS.len(), 18);
+        assert_eq!(KINDS.len(), 19);
         assert!(KINDS.contains(&"rollcall_counted"));
     }
 }

@@ -107,6 +107,17 @@ pub enum LedgerError {
     /// An entry to append is invalid (too long).
     #[error("entry refused: {0}")]
     Entry(#[from] entry::EntryError),
+    /// [`Ledger::append_if_last`] found that another writer appended an entry of the kind it watches
+    /// since its caller looked; nothing was written, and the caller should look again.
+    #[error("another writer appended a {kind} entry meanwhile (last is {found:?}, expected {expected:?})")]
+    Stale {
+        /// The kind watched.
+        kind: &'static str,
+        /// The last entry of that kind the caller had seen.
+        expected: Option<u64>,
+        /// The last one now.
+        found: Option<u64>,
+    },
 }
 
 impl From<StoreError> for LedgerError {
@@ -187,7 +198,7 @@ impl Ledger {
         ledger.keys.store(&signer.verifier().id_hex(), &pkcs8)?;
         let vkey = signer.verifier().to_vkey();
         let genesis = Event::KeyRotation(entry::KeyRotation { previous: None, key: vkey });
-        ledger.write(vec![genesis], Some(signer), true)?;
+        ledger.write(vec![genesis], Some(signer), true, None)?;
         Ok(ledger)
     }
 
@@ -237,7 +248,27 @@ impl Ledger {
     /// docs for the commit order.
     /// Appending no events writes nothing (unless the clock jumped) and returns the latest checkpoint.
     pub fn append(&mut self, events: Vec<Event>) -> Result<Appended, LedgerError> {
-        match self.write(events, None, false)? {
+        self.append_guarded(events, None)
+    }
+
+    /// Appends `events` only if the last entry of `kind` is still the one the caller saw (`last`), in the
+    /// same transaction as the append (compare-and-append): two writers deciding from the same reading
+    /// cannot both record. Refused with [`LedgerError::Stale`], writing nothing, when it is not.
+    pub fn append_if_last(
+        &mut self,
+        kind: &'static str,
+        last: Option<u64>,
+        events: Vec<Event>,
+    ) -> Result<Appended, LedgerError> {
+        self.append_guarded(events, Some((kind, last)))
+    }
+
+    fn append_guarded(
+        &mut self,
+        events: Vec<Event>,
+        guard: Option<(&'static str, Option<u64>)>,
+    ) -> Result<Appended, LedgerError> {
+        match self.write(events, None, false, guard)? {
             Some(a) => Ok(a),
             None => {
                 let (size, checkpoint) = self.store.ledger_read(|v| v.latest_checkpoint())?.unwrap_or_default();
@@ -253,7 +284,7 @@ impl Ledger {
 
     /// Writes a `clock_change` entry if the wall clock jumped since the last entry of this boot.
     pub fn check_clock(&mut self) -> Result<Option<Appended>, LedgerError> {
-        self.write(Vec::new(), None, false)
+        self.write(Vec::new(), None, false, None)
     }
 
     /// Replaces the signing key: writes the new key file, records a `key_rotation` entry naming old and new
@@ -265,18 +296,20 @@ impl Ledger {
         let vkey = signer.verifier().to_vkey();
         // `previous` is filled in inside the write transaction.
         let event = Event::KeyRotation(entry::KeyRotation { previous: None, key: vkey.clone() });
-        let appended = self.write(vec![event], Some(signer), false)?;
+        let appended = self.write(vec![event], Some(signer), false, None)?;
         let appended = appended.ok_or_else(|| LedgerError::Corrupt("key rotation wrote nothing".into()))?;
         Ok((appended, vkey))
     }
 
     /// The one write path. `new_key` is set for a key rotation (or creation): it becomes current from the
-    /// first written entry, and the checkpoint is signed by the old and the new key.
+    /// first written entry, and the checkpoint is signed by the old and the new key. `guard` is
+    /// [`Ledger::append_if_last`]'s condition, checked once the lock is held.
     fn write(
         &mut self,
         events: Vec<Event>,
         new_key: Option<Signer>,
         genesis: bool,
+        guard: Option<(&'static str, Option<u64>)>,
     ) -> Result<Option<Appended>, LedgerError> {
         #[cfg(test)]
         let fault = self.fault.take();
@@ -285,6 +318,12 @@ impl Ledger {
         let tx = store.ledger_tx()?;
         // 2. load
         let (mut frontier, mut last) = load_tail(&tx)?;
+        if let Some((kind, expected)) = guard {
+            let found = tx.view().last_of_kind(kind)?;
+            if found != expected {
+                return Err(LedgerError::Stale { kind, expected, found });
+            }
+        }
         if genesis {
             if frontier.size() != 0 {
                 return Err(LedgerError::AlreadyExists(data_dir.clone()));

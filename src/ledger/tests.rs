@@ -209,6 +209,20 @@ fn injected_faults_leave_a_log_that_verifies() {
 }
 
 #[test]
+fn a_guarded_append_is_refused_when_another_writer_got_there_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut a, _) = new_ledger(dir.path());
+    let mut b = Ledger::open(dir.path(), clock()).unwrap();
+    assert_eq!(a.append_if_last("note", None, vec![note(1)]).unwrap().seqs, vec![1]);
+    // B saw no note; A's is there now: B's append is refused and writes nothing.
+    let err = b.append_if_last("note", None, vec![note(2)]).unwrap_err();
+    assert!(matches!(err, LedgerError::Stale { kind: "note", expected: None, found: Some(1) }), "{err}");
+    assert!(!err.is_fatal());
+    assert_eq!(b.size().unwrap(), 2);
+    assert_eq!(b.append_if_last("note", Some(1), vec![note(2)]).unwrap().seqs, vec![2]);
+}
+
+#[test]
 fn a_key_file_readable_by_others_is_refused() {
     use std::os::unix::fs::PermissionsExt as _;
     let dir = tempfile::tempdir().unwrap();

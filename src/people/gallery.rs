@@ -139,6 +139,19 @@ impl Gallery {
         Ok(())
     }
 
+    /// Removes every template of the given people (one pass over the owners); returns how many. What
+    /// the retention rule uses once their templates are deleted from the store, so that they can no
+    /// longer be identified.
+    pub fn remove_people(&self, people: &HashSet<&str>) -> usize {
+        if people.is_empty() {
+            return 0;
+        }
+        let ids: Vec<u64> =
+            self.owners().iter().filter(|(_, o)| people.contains(o.person.as_str())).map(|(id, _)| *id).collect();
+        // A template removed meanwhile by someone else is not an error: it is gone either way.
+        ids.into_iter().filter(|id| self.remove(*id).is_ok()).count()
+    }
+
     /// Templates indexed.
     pub fn len(&self) -> usize {
         self.index.len()
@@ -443,6 +456,12 @@ mod tests {
         assert_eq!(g.owner(1), None);
         assert!(g.identify(&probe, 5).unwrap().iter().all(|m| m.person != "A"));
         assert_eq!(g.len(), 1);
+
+        g.insert(3, owner("B", 2), &a).unwrap();
+        g.insert(4, owner("C", 1), &master(2, 1)).unwrap();
+        assert_eq!(g.remove_people(&HashSet::from(["B", "nobody"])), 2);
+        assert_eq!((g.len(), g.owner(4)), (1, Some(owner("C", 1))));
+        assert_eq!(g.remove_people(&HashSet::new()), 0);
     }
 
     #[test]

@@ -8,9 +8,11 @@
 //! - [`gallery`]: the identification index with each template's owner, loaded at start-up.
 //! - [`import`]: registering people in bulk from a registry's CSV export and template files.
 //! - [`sync`]: the gallery kept in step with templates other processes store, through the ledger.
+//! - [`retention`]: deleting the templates and photos of people released long enough ago.
 
 pub mod gallery;
 pub mod import;
+pub mod retention;
 pub mod sync;
 pub mod vault;
 

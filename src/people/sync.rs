@@ -103,7 +103,9 @@ impl Follower<'_> {
     }
 }
 
-/// The person whose stored templates an entry says changed.
+/// The person whose stored templates an entry says changed. Not `templates_deleted`: it is written
+/// before the deletion (a reload then could put back what the deletion is taking out), and the retention
+/// task removes what it deletes from the gallery itself, whoever recorded it.
 fn changed_templates(event: &Event) -> Option<&str> {
     match event {
         Event::Enrolment(e) => Some(&e.person),

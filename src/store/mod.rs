@@ -5,10 +5,12 @@
 //! each part typed operations grouped by the guarantee they give: the ledger's append transaction
 //! ([`ledger::LedgerTx`], durable once `commit` returns), consistent read snapshots
 //! ([`ledger::LedgerView`]), API tokens ([`tokens`]), the register of people and their sealed templates
-//! ([`people`]). It knows nothing of hashing, signing or encryption.
+//! ([`people`]), and what the retention rule reads and deletes ([`retention`]). It knows nothing of
+//! hashing, signing or encryption.
 
 pub mod ledger;
 pub mod people;
+pub mod retention;
 pub mod tokens;
 
 use std::path::{Path, PathBuf};

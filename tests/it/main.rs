@@ -27,6 +27,7 @@ mod policy;
 mod provision;
 mod provision_systemd;
 mod readers;
+mod retention;
 mod story;
 mod turnstile_cli;
 mod util;

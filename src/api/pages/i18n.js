@@ -190,7 +190,7 @@ const en = {
   'people.any_category': 'Any category',
   'people.search': 'Search',
   'people.none_found': 'Nobody found.',
-  'people.photo': 'Photo', 'people.id': 'Id', 'people.name': 'Name', 'people.category': 'Category', 'people.status': 'Status', 'people.zone': 'Zone',
+  'people.photo': 'Photo', 'people.id': 'Id', 'people.name': 'Name', 'people.category': 'Category', 'people.status': 'Status', 'people.zone': 'Zone', 'people.templates_deleted': 'Fingerprints deleted (retention)',
   'people.reason': 'Reason', 'people.family_name': 'Family name', 'people.given_names': 'Given names', 'people.date_of_birth': 'Date of birth',
   'people.national_id': 'National id', 'people.created': 'Registered on', 'people.registered': 'In the ledger',
   'people.not_registered': 'no — registration not recorded; register again',
@@ -252,7 +252,7 @@ const en = {
   'kind.boot': 'start', 'kind.shutdown': 'shutdown', 'kind.clock_change': 'clock change', 'kind.key_rotation': 'key rotation', 'kind.note': 'note',
   'kind.registration': 'registration', 'kind.enrolment': 'enrolment', 'kind.status_change': 'status change', 'kind.grant': 'grant',
   'kind.denial': 'denial', 'kind.passage': 'passage', 'kind.passage_timeout': 'no passage', 'kind.override': 'override', 'kind.alarm': 'alarm',
-  'kind.rollcall_started': 'roll-call started', 'kind.rollcall_counted': 'roll-call count', 'kind.rollcall_recount': 'recount', 'kind.rollcall_closed': 'roll-call closed',
+  'kind.rollcall_started': 'roll-call started', 'kind.rollcall_counted': 'roll-call count', 'kind.rollcall_recount': 'recount', 'kind.rollcall_closed': 'roll-call closed', 'kind.templates_deleted': 'templates deleted',
 };
 
 const fr = {
@@ -440,7 +440,7 @@ const fr = {
   'people.any_category': 'Toutes catégories',
   'people.search': 'Rechercher',
   'people.none_found': 'Personne trouvé.',
-  'people.photo': 'Photo', 'people.id': 'Numéro', 'people.name': 'Nom', 'people.category': 'Catégorie', 'people.status': 'Statut', 'people.zone': 'Zone',
+  'people.photo': 'Photo', 'people.id': 'Numéro', 'people.name': 'Nom', 'people.category': 'Catégorie', 'people.status': 'Statut', 'people.zone': 'Zone', 'people.templates_deleted': 'Empreintes effacées (conservation)',
   'people.reason': 'Motif', 'people.family_name': 'Nom de famille', 'people.given_names': 'Prénoms', 'people.date_of_birth': 'Date de naissance',
   'people.national_id': 'Numéro national', 'people.created': 'Inscrit le', 'people.registered': 'Au journal',
   'people.not_registered': 'non — inscription non enregistrée ; inscrivez à nouveau',
@@ -502,7 +502,7 @@ const fr = {
   'kind.boot': 'démarrage', 'kind.shutdown': 'arrêt', 'kind.clock_change': 'changement d’heure', 'kind.key_rotation': 'changement de clé', 'kind.note': 'note',
   'kind.registration': 'inscription', 'kind.enrolment': 'enrôlement', 'kind.status_change': 'changement de statut', 'kind.grant': 'autorisation',
   'kind.denial': 'refus', 'kind.passage': 'passage', 'kind.passage_timeout': 'pas de passage', 'kind.override': 'dérogation', 'kind.alarm': 'alarme',
-  'kind.rollcall_started': 'appel lancé', 'kind.rollcall_counted': 'comptage', 'kind.rollcall_recount': 'recomptage', 'kind.rollcall_closed': 'appel clôturé',
+  'kind.rollcall_started': 'appel lancé', 'kind.rollcall_counted': 'comptage', 'kind.rollcall_recount': 'recomptage', 'kind.rollcall_closed': 'appel clôturé', 'kind.templates_deleted': 'empreintes effacées',
 };
 
 const TABLES = { en, fr };

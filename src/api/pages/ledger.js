@@ -7,7 +7,7 @@ import { api, h, fill, when, problem, download, login } from '/assets/core.js';
 
 const KINDS = ['boot', 'shutdown', 'clock_change', 'key_rotation', 'note', 'registration', 'enrolment', 'status_change',
   'grant', 'denial', 'passage', 'passage_timeout', 'override', 'alarm', 'rollcall_started', 'rollcall_counted',
-  'rollcall_recount', 'rollcall_closed'];
+  'rollcall_recount', 'rollcall_closed', 'templates_deleted'];
 const PAGE = 1000;
 const SHOWN = 200;
 

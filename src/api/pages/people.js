@@ -114,6 +114,7 @@ async function profile(main, id) {
           ['people.national_id', p.national_id],
           ['people.created', when(p.created, true)],
           ['people.registered', p.registered ? t('yes') : t('people.not_registered')],
+          ['people.templates_deleted', p.templates_deleted ? when(p.templates_deleted, true) : null],
         ]))),
     h('section', {}, h('h2', { text: t('people.fingers') }), fingerTable(p)),
     may('enrol') ? enrolForm(p, fingers) : null,

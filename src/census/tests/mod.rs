@@ -10,6 +10,7 @@ use crate::ledger::entry::{
     Alarm, Boot, Denial, Entry, Event, Grant, Note, Override, Passage, PassageTimeout, Registration, RollcallClosed,
     RollcallCounted, RollcallRecount, RollcallStarted, Stamp, StatusChange,
 };
+use crate::ledger::entry::{Enrolment, TemplatesDeleted};
 
 pub(super) const OUT: &str = "outside";
 
@@ -256,6 +257,24 @@ fn a_released_person_leaves_the_counts() {
     assert_eq!(f.census.history()[2].0, f.log[at as usize].stamp.time);
     f.status("I-1", "in_custody", "re-arrested");
     assert_eq!(f.zone("I-1"), None, "back in custody moves nobody: they come in through a lane");
+}
+
+#[test]
+fn a_retention_deletion_shows_on_the_person_until_a_finger_is_enrolled() {
+    let mut f = Fold::new();
+    f.register("I-1", "inmate", None);
+    let release = f.status("I-1", "released", "sentence served");
+    assert_eq!(f.census.person("I-1").unwrap().templates_deleted, None);
+    let deleted =
+        TemplatesDeleted { fingers: vec![2], person: "I-1".into(), photo: false, reason: "retention".into(), release };
+    let at = f.push(Event::TemplatesDeleted(deleted.clone()));
+    let p = f.census.person("I-1").unwrap();
+    assert_eq!(p.templates_deleted.as_deref(), Some(f.log[at as usize].stamp.time.as_str()));
+    // Nobody registered by that id: nothing to note, nothing refused.
+    f.push(Event::TemplatesDeleted(TemplatesDeleted { person: "ghost".into(), ..deleted }));
+    let e = Enrolment { fingers: vec![2], officer: "o".into(), person: "I-1".into() };
+    f.push(Event::Enrolment(e));
+    assert_eq!(f.census.person("I-1").unwrap().templates_deleted, None);
 }
 
 #[test]
