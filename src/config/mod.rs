@@ -27,6 +27,9 @@
 //!
 //! [access]                      # anti-passback and [[access.rule]]s; see [`access`]
 //! anti_passback = "hard"
+//!
+//! [offsite]                     # encrypted off-site copies; see [`offsite`]
+//! recipients = ["age1…"]
 //! ```
 
 use std::net::SocketAddr;
@@ -37,9 +40,11 @@ use toml::Spanned;
 
 pub mod access;
 pub mod lanes;
+pub mod offsite;
 
 pub use access::{AccessSetting, AntiPassback, Hours, RuleSetting, ZoneSet, ZoneSetting};
 pub use lanes::{LaneSetting, ReaderSetting};
+pub use offsite::OffsiteSetting;
 
 /// Default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "./tally-data";
@@ -97,6 +102,8 @@ pub struct Config {
     pub zones: Vec<ZoneSetting>,
     /// Anti-passback and access rules.
     pub access: AccessSetting,
+    /// Off-site copies: recipients, medium, schedule.
+    pub offsite: OffsiteSetting,
 }
 
 impl Default for Config {
@@ -112,6 +119,7 @@ impl Default for Config {
             utc_offset: time::UtcOffset::UTC,
             zones: Vec::new(),
             access: AccessSetting::default(),
+            offsite: OffsiteSetting::default(),
         }
     }
 }
@@ -132,6 +140,8 @@ struct Raw {
     zone: Vec<Spanned<access::RawZone>>,
     #[serde(default)]
     access: access::RawAccess,
+    #[serde(default)]
+    offsite: offsite::RawOffsite,
 }
 
 #[derive(Deserialize, Default)]
@@ -233,6 +243,7 @@ impl Config {
             c.zones = access::lane_zones(&c.lanes, &c.outside);
         }
         c.access = raw.access.validate(declared.then_some(c.zones.as_slice()), &c.outside).map_err(refused)?;
+        c.offsite = raw.offsite.validate().map_err(refused)?;
         Ok(c)
     }
 

@@ -115,6 +115,11 @@ events! {
     Registration(Registration) = "registration",
     /// A roll-call's counts were set aside to count again; its roster stays as it was.
     RollcallRecount(RollcallRecount) = "rollcall_recount",
+    /// Entry 0 of a restored appliance's ledger: a new epoch that continues an earlier log, embedding
+    /// that log's last checkpoint and introducing the new signing key (`tally restore`).
+    Epoch(Epoch) = "epoch",
+    /// An off-site copy was written (`tally offsite copy`, or the schedule in `tally serve`).
+    OffsiteCopy(OffsiteCopy) = "offsite_copy",
 }
 
 /// Body of `boot`.
@@ -373,6 +378,38 @@ pub struct RollcallRecount {
     pub supervisor: String,
 }
 
+/// Body of `epoch`: always entry 0 of its log, which it opens as `key_rotation` opens a new ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Epoch {
+    /// This epoch's number: the restored log's epoch plus one (an appliance's first ledger is epoch 1).
+    pub epoch: u64,
+    /// The verifier key that signs from this entry's checkpoint on, `name+hexid+base64`.
+    pub key: String,
+    /// The earlier log's last checkpoint, its signed note text exactly as exported.
+    pub previous_checkpoint: String,
+    /// Every verifier key of the earlier log, oldest first (its `keys.vkey`).
+    pub previous_keys: Vec<String>,
+    /// The earlier log's origin.
+    pub previous_origin: String,
+}
+
+/// Body of `offsite_copy`: what was copied, never who.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OffsiteCopy {
+    /// The copy's directory name on the medium.
+    pub name: String,
+    /// People in the encrypted bundle.
+    pub people: u64,
+    /// SHA-256 (hex) of the encrypted bundle `people.age`.
+    pub people_sha256: String,
+    /// Tree size of the ledger export in the copy.
+    pub size: u64,
+    /// Templates in the encrypted bundle.
+    pub templates: u64,
+}
+
 /// Why bytes are not a valid entry.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EntryError {
@@ -582,6 +619,20 @@ mod tests {
                 zone: Some(s("reception")),
             }),
             Event::RollcallRecount(RollcallRecount { rollcall: s("r"), supervisor: s("s") }),
+            Event::Epoch(Epoch {
+                epoch: 2,
+                key: s("k2"),
+                previous_checkpoint: s("f/a\n3\nroot\n\n\u{2014} f/a sig\n"),
+                previous_keys: vec![s("k1")],
+                previous_origin: s("f/a"),
+            }),
+            Event::OffsiteCopy(OffsiteCopy {
+                name: s("f_a-3-20261126T120000Z"),
+                people: 2,
+                people_sha256: s("ab"),
+                size: 3,
+                templates: 4,
+            }),
         ]
     }
 
@@ -621,7 +672,7 @@ mod tests {
 
     #[test]
     fn every_kind_has_a_name() {
-        assert_eq!(KINDS.len(), 18);
+        assert_eq!(KINDS.len(), 20);
         assert!(KINDS.contains(&"rollcall_counted"));
     }
 }
