@@ -121,7 +121,6 @@ impl Manifest {
             templates: number(field("templates")?)?,
             ..Manifest::default()
         };
-        drop(field);
         while let Some((_, l)) = lines.peek() {
             if !l.starts_with("recipient ") {
                 break;

@@ -48,7 +48,7 @@ pub fn spawn(
             let now = clock.wall();
             let due = match super::latest_copy(&dir, &origin) {
                 None => true,
-                Some(t) => now.duration_since(t).map_or(false, |age| age >= every),
+                Some(t) => now.duration_since(t).is_ok_and(|age| age >= every),
             };
             if !due {
                 continue;
