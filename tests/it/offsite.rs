@@ -388,3 +388,49 @@ fn serve_writes_a_scheduled_copy_when_the_medium_is_there_and_records_it() {
         copies.len()
     );
 }
+
+#[test]
+fn a_failed_scheduled_copy_raises_an_alarm_and_the_service_goes_on() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (data, usb) = (tmp.path().join("data"), tmp.path().join("usb"));
+    std::fs::create_dir_all(&usb).expect("usb");
+    // A recipient with the shape of an age key that does not decode: every copy fails.
+    let config = write_config(
+        tmp.path(),
+        &["age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq"],
+        &format!("dir = {:?}\nevery = \"2s\"\n", usb.display().to_string()),
+    );
+    let mut child = Command::new(tally_bin())
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("TALLY_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("listening");
+    let addr = line.trim().strip_prefix("listening on ").expect("address").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let alarm = loop {
+        let export =
+            tmp.path().join(format!("export-{}", deadline.saturating_duration_since(Instant::now()).as_millis()));
+        tally_ok(&data, &["ledger", "export", "--out", export.to_str().expect("utf-8")]);
+        let entries = std::fs::read_to_string(export.join("entries.jsonl")).expect("entries");
+        if let Some(a) = entries.lines().find(|l| l.contains("\"code\":\"offsite_copy_failed\"")) {
+            break a.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no offsite_copy_failed alarm");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(alarm.contains("\"kind\":\"alarm\"") && alarm.contains("recipient"), "{alarm}");
+    // The service still answers, and the medium holds nothing.
+    let (status, _) = crate::util::get(&format!("http://{addr}/healthz"), None);
+    assert_eq!(status, 200);
+    assert_eq!(std::fs::read_dir(&usb).expect("usb").count(), 0);
+    let _ = child.kill();
+    let _ = child.wait();
+}
