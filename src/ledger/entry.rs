@@ -18,6 +18,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+pub use super::entry_restore::{Epoch, OffsiteCopy};
 use super::merkle::Hash;
 
 /// Longest entry accepted, in bytes. Bodies are small records; anything near this is an attack.
@@ -376,38 +377,6 @@ pub struct RollcallRecount {
     pub rollcall: String,
     /// Supervisor who asked for it.
     pub supervisor: String,
-}
-
-/// Body of `epoch`: always entry 0 of its log, which it opens as `key_rotation` opens a new ledger.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Epoch {
-    /// This epoch's number: the restored log's epoch plus one (an appliance's first ledger is epoch 1).
-    pub epoch: u64,
-    /// The verifier key that signs from this entry's checkpoint on, `name+hexid+base64`.
-    pub key: String,
-    /// The earlier log's last checkpoint, its signed note text exactly as exported.
-    pub previous_checkpoint: String,
-    /// Every verifier key of the earlier log, oldest first (its `keys.vkey`).
-    pub previous_keys: Vec<String>,
-    /// The earlier log's origin.
-    pub previous_origin: String,
-}
-
-/// Body of `offsite_copy`: what was copied, never who.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OffsiteCopy {
-    /// The copy's directory name on the medium.
-    pub name: String,
-    /// People in the encrypted bundle.
-    pub people: u64,
-    /// SHA-256 (hex) of the encrypted bundle `people.age`.
-    pub people_sha256: String,
-    /// Tree size of the ledger export in the copy.
-    pub size: u64,
-    /// Templates in the encrypted bundle.
-    pub templates: u64,
 }
 
 /// Why bytes are not a valid entry.

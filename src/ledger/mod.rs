@@ -28,6 +28,7 @@
 //! anything else fails the one request.
 
 pub mod entry;
+mod entry_restore;
 pub mod epochs;
 pub mod export;
 pub mod keys;
