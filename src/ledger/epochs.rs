@@ -353,6 +353,15 @@ mod tests {
     }
 
     #[test]
+    fn no_first_epoch_is_created_beside_an_archive() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("d/epochs/1")).unwrap();
+        let refused = Ledger::create(&root.path().join("d"), "makala", "gate-1", clock());
+        assert!(matches!(refused, Err(crate::ledger::LedgerError::InterruptedRestore(_))));
+        assert!(!root.path().join("d/tally.db").exists());
+    }
+
+    #[test]
     fn archives_are_numbered_without_gaps() {
         let dir = tempfile::tempdir().unwrap();
         assert!(archived(dir.path()).unwrap().is_empty());

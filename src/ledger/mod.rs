@@ -66,6 +66,9 @@ pub enum LedgerError {
     /// There is no ledger in this data directory.
     #[error("no ledger in {0}; run `tally ledger init` or `tally serve` to create one")]
     Missing(PathBuf),
+    /// The data directory holds earlier epochs but no ledger: a restore stopped before its new ledger.
+    #[error("{0} holds earlier epochs but no ledger: a restore was interrupted; move it away and restore again")]
+    InterruptedRestore(PathBuf),
     /// `create` was asked for a ledger that exists.
     #[error("a ledger already exists in {0}")]
     AlreadyExists(PathBuf),
@@ -179,6 +182,9 @@ impl Ledger {
         appliance: &str,
         clock: Arc<dyn Clock>,
     ) -> Result<Ledger, LedgerError> {
+        if data_dir.join(epochs::EPOCHS_DIR).exists() {
+            return Err(LedgerError::InterruptedRestore(data_dir.to_owned()));
+        }
         let identity =
             Identity { origin: origin(facility, appliance), facility: facility.into(), appliance: appliance.into() };
         Ledger::create_with(data_dir, identity, clock, |vkey| {
