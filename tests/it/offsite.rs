@@ -271,6 +271,25 @@ fn a_copy_decrypts_with_age_verifies_and_restores_as_a_new_epoch() {
     pass_gate_in(&b, &guard, "MKL-2", 2, 3);
     let after = headcount(&b, &guard);
     assert_eq!(after["inside"].as_u64(), before["inside"].as_u64().map(|n| n + 1), "{after}");
+    // The export an auditor downloads from the API carries the earlier epoch too, and verifies.
+    let auditor = b.token("auditor", "audit.1");
+    let mut res = crate::util::agent()
+        .get(&b.url("/api/v1/ledger/export"))
+        .header("Authorization", &format!("Bearer {auditor}"))
+        .call()
+        .expect("export");
+    assert_eq!(res.status().as_u16(), 200);
+    let tar = res.body_mut().with_config().limit(1 << 30).read_to_vec().expect("the tar");
+    let unpacked = tmp.path().join("unpacked");
+    std::fs::create_dir_all(&unpacked).expect("mkdir");
+    std::fs::write(tmp.path().join("export.tar"), &tar).expect("write");
+    let untar = Command::new("tar").arg("-xf").arg(tmp.path().join("export.tar")).arg("-C").arg(&unpacked).status();
+    assert!(untar.expect("tar").success());
+    let inner =
+        std::fs::read_dir(&unpacked).expect("unpacked").filter_map(Result::ok).next().expect("a directory").path();
+    assert!(inner.join("epochs/1/entries.jsonl").is_file(), "{}", inner.display());
+    let said = tally_ok(&fresh, &["ledger", "verify", inner.to_str().expect("utf-8")]);
+    assert!(said.contains("epoch 1 (makala/gate-1,"), "{said}");
     b.stop();
 
     // A second restore onto it is refused.
