@@ -18,6 +18,8 @@
 //! - [`auth`]: API tokens and roles.
 //! - [`app`]: the appliance's parts put together (vault, gallery, census, policy, lanes) for `serve`.
 //! - [`api`]: the axum routes, their errors and the ledger writer task behind them.
+//! - [`offsite`]: encrypted off-site copies onto removable media, and restore onto a replacement as a new
+//!   epoch of the record.
 //! - [`provision`]: first-boot provisioning: configuration, ledger, keys and the first admin token.
 //! - [`doctor`]: `tally doctor`'s checks of an installed appliance, each with a plain-language fix.
 //! - [`demo`]: `tally demo`'s synthetic prison, gate traffic and roll-call, on simulated devices.
@@ -35,6 +37,7 @@ pub mod doctor;
 pub mod fingerprint;
 pub mod gate;
 pub mod ledger;
+pub mod offsite;
 pub mod parallel;
 pub mod people;
 pub mod policy;

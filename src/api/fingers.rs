@@ -197,7 +197,8 @@ pub async fn enrol(
         }
     };
     let owner = Owner { person: id.clone(), finger: body.finger, duress: body.duress };
-    facility.gallery.insert(template_id as u64, owner, &template).map_err(|e| ApiError::unavailable("gallery", &e))?;
+    let indexed = facility.gallery.insert_enrolled(template_id as u64, owner, &template);
+    indexed.map_err(|e| ApiError::unavailable("gallery", &e))?;
     let enrolled = Enrolled {
         finger: body.finger,
         quality: template.quality,

@@ -20,8 +20,8 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Caller, ReadLedger};
-use crate::ledger::LedgerReader;
 use crate::ledger::export::{self, ExportError};
+use crate::ledger::{LedgerReader, epochs};
 
 /// Bytes read from an export file per chunk of the response.
 const CHUNK: usize = 64 * 1024;
@@ -59,8 +59,9 @@ pub async fn export(State(state): State<AppState>, _: Caller<ReadLedger>) -> Res
 struct Prepared {
     /// The directory name inside the tar.
     dir: String,
-    /// Each file's name, open handle and length.
-    files: Vec<(&'static str, File, u64)>,
+    /// Each file's name (a path under the directory: a restored appliance's earlier epochs are under
+    /// `epochs/<n>/`), open handle and length.
+    files: Vec<(String, File, u64)>,
 }
 
 /// Removes a scratch directory when dropped.
@@ -88,11 +89,18 @@ fn prepare(data_dir: &Path) -> Result<Prepared, ApiError> {
     let mut reader = LedgerReader::open(data_dir)?;
     let exported = export::export(&mut reader, &scratch.0).map_err(export_error)?;
     let mut files = Vec::new();
-    for name in [export::README, export::CHECKPOINT, export::LOG_VKEY, export::KEYS_VKEY, export::ENTRIES] {
-        let path = scratch.0.join(name);
-        let opened = File::open(&path).and_then(|f| Ok((f.metadata()?.len(), f)));
-        let (len, file) = opened.map_err(|e| ApiError::unavailable("ledger export", &e))?;
-        files.push((name, file, len));
+    let names = [export::README, export::CHECKPOINT, export::LOG_VKEY, export::KEYS_VKEY, export::ENTRIES];
+    let earlier = epochs::archived(&scratch.0).map_err(|e| ApiError::unavailable("ledger export", &e))?;
+    let dirs =
+        std::iter::once(String::new()).chain(earlier.iter().map(|a| format!("{}/{}/", epochs::EPOCHS_DIR, a.epoch)));
+    for prefix in dirs {
+        for name in names {
+            let name = format!("{prefix}{name}");
+            let path = scratch.0.join(&name);
+            let opened = File::open(&path).and_then(|f| Ok((f.metadata()?.len(), f)));
+            let (len, file) = opened.map_err(|e| ApiError::unavailable("ledger export", &e))?;
+            files.push((name, file, len));
+        }
     }
     let origin: String =
         exported.origin.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '-' }).collect();
@@ -104,7 +112,7 @@ fn prepare(data_dir: &Path) -> Result<Prepared, ApiError> {
 fn stream_tar(prepared: Prepared, mtime: u64, tx: &tokio::sync::mpsc::Sender<std::io::Result<Vec<u8>>>) {
     let send = |chunk: std::io::Result<Vec<u8>>| tx.blocking_send(chunk).is_ok();
     for (name, file, len) in prepared.files {
-        if !send(Ok(header(&prepared.dir, name, len, mtime).to_vec())) {
+        if !send(Ok(header(&prepared.dir, &name, len, mtime).to_vec())) {
             return;
         }
         let mut left = file.take(len);

@@ -1,7 +1,8 @@
 //! The census kept current: the fold of [`super::Census`] over the ledger on disk, caught up after
 //! every commit, shared by the lanes (anti-passback), the API and the live event stream.
 //!
-//! At start-up every entry is folded from the first (the ledger is the truth; nothing of the census is
+//! At start-up every entry is folded from the first (on a restored appliance, the archived earlier
+//! epochs' entries first, see [`crate::ledger::epochs`]) (the ledger is the truth; nothing of the census is
 //! stored). Then [`LiveCensus::follow`] watches the writer's size and reads the new entries back from
 //! the database, so what the census shows is exactly what is durable, in ledger order, including
 //! entries written by other processes (`tally ledger note`). Each entry folded is also published to
@@ -16,6 +17,7 @@ use tracing::{error, warn};
 
 use super::{Census, CensusError};
 use crate::ledger::entry::{Entry, EntryError};
+use crate::ledger::epochs::{self, EpochError};
 use crate::ledger::{LedgerError, LedgerReader};
 
 /// Entries read from the database at a time while catching up.
@@ -44,6 +46,9 @@ pub enum LiveError {
     /// The fold refused an entry.
     #[error(transparent)]
     Census(#[from] CensusError),
+    /// An archived earlier epoch could not be read.
+    #[error(transparent)]
+    Epochs(#[from] EpochError),
 }
 
 /// One entry as the live stream shows it: never more than the ledger itself holds.
@@ -72,8 +77,13 @@ pub struct LiveCensus {
 }
 
 impl LiveCensus {
-    /// Folds every entry of the ledger in `data_dir` into `empty`.
-    pub fn load(data_dir: &Path, empty: Census) -> Result<Arc<LiveCensus>, LiveError> {
+    /// Folds every entry of the ledger in `data_dir` into `empty`, after those of its archived earlier
+    /// epochs, if any.
+    pub fn load(data_dir: &Path, mut empty: Census) -> Result<Arc<LiveCensus>, LiveError> {
+        for archived in epochs::archived(data_dir)? {
+            epochs::for_each_entry::<LiveError>(&archived, |entry| Ok(empty.apply(entry)?))?;
+            empty.begin_epoch();
+        }
         let (next, _) = watch::channel(empty.next_seq());
         let (events, _) = broadcast::channel(SUBSCRIBER_QUEUE);
         let live = Arc::new(LiveCensus {

@@ -48,6 +48,11 @@
 //!   out of zone. Counts for a closed or unknown roll-call are ignored. `rollcall_recount` of an open
 //!   roll-call sets counts, duplicates and out-of-zone aside and keeps the roster; `rollcall_closed`
 //!   closes an open roll-call with the supervisor's figures and remark.
+//! - **Epochs.** A restored appliance continues an earlier log in a new one ([`crate::ledger::epochs`]):
+//!   the earlier epochs' entries are folded first, then [`Census::begin_epoch`] expects seq 0 of the new
+//!   log. Who is where, statuses, roll-calls and alarms carry over; grants still pending are dropped (their
+//!   passage would have been in the lost log) and the lanes' recent scans start afresh. Seqs kept from an
+//!   earlier epoch (last seen, alarms) name entries of that epoch's log.
 //! - **Alarms** are listed as they come; the last [`MAX_ALARMS`] are kept.
 //! - **History.** After each entry that changes the inside total, the entry's time and the new total are
 //!   recorded; the last [`MAX_HISTORY`] points are kept.
@@ -264,13 +269,27 @@ impl Census {
                 detail: a.detail.clone(),
                 source: a.source.clone(),
             }),
-            Event::Boot(_) | Event::Shutdown(_) | Event::ClockChange(_) | Event::KeyRotation(_) | Event::Note(_) => {}
+            Event::Boot(_)
+            | Event::Shutdown(_)
+            | Event::ClockChange(_)
+            | Event::KeyRotation(_)
+            | Event::Note(_)
+            | Event::Epoch(_)
+            | Event::OffsiteCopy(_) => {}
         }
         if self.inside != inside_before {
             self.history.push((time.to_owned(), self.inside));
         }
         self.next_seq += 1;
         Ok(())
+    }
+
+    /// Continues the fold in the log of a new epoch: the next entry expected is its seq 0 (see the
+    /// module documentation, Epochs).
+    pub fn begin_epoch(&mut self) {
+        self.next_seq = 0;
+        self.pending.clear();
+        self.scans = Scans::default();
     }
 
     /// The seq of the entry the census waits for (the number of entries applied).

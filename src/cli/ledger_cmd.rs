@@ -93,8 +93,20 @@ pub fn run(ctx: &Ctx, cmd: LedgerCommand) -> anyhow::Result<()> {
             };
             let previous = previous.as_ref().map(read).transpose()?;
             let report = verify::verify_dir(&dir, &verify::Options { trusted, previous })?;
-            let extends =
+            let mut extends =
                 report.extends.map(|s| format!(", consistent with the previous checkpoint at {s}")).unwrap_or_default();
+            if !report.earlier.is_empty() {
+                let earlier: Vec<String> = report
+                    .earlier
+                    .iter()
+                    .map(|e| format!("epoch {} ({}, {} entries)", e.epoch, e.origin, e.size))
+                    .collect();
+                extends.push_str(&format!(
+                    "; epoch {}, continuing {} verified and linked",
+                    report.epoch,
+                    earlier.join(", ")
+                ));
+            }
             println!(
                 "ok: {} entries of {} verified, root {}, {} signing key(s){extends}",
                 report.size,

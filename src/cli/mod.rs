@@ -11,6 +11,7 @@ mod fingerprint_eval;
 mod fingerprint_synth;
 mod ledger_cmd;
 mod notify;
+mod offsite;
 mod people;
 mod provision;
 mod serve;
@@ -85,6 +86,17 @@ enum Command {
     /// The register of people: bulk import, retention.
     #[command(subcommand)]
     People(people::PeopleCommand),
+    /// Off-site copies: the ledger export and the register encrypted for the authority.
+    #[command(subcommand)]
+    Offsite(offsite::OffsiteCommand),
+    /// Restore an off-site copy onto a replacement appliance (empty data directory), as a new epoch.
+    ///
+    /// Verifies the copy (MANIFEST hashes, ledger signatures and entries, with --key when given),
+    /// decrypts the register with the authority's identity, seals it under the new appliance's template
+    /// key, keeps the verified old ledger under DATA_DIR/epochs/ and starts a new ledger whose first entry
+    /// embeds the old log's last checkpoint. Refused, changing nothing, when the data directory already
+    /// holds a ledger or people, or the copy does not verify or decrypt.
+    Restore(offsite::RestoreArgs),
 }
 
 impl Args {
@@ -125,6 +137,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Command::Devices(c) => devices::run(c),
         Command::Turnstile(c) => turnstile::run(c),
         Command::People(c) => people::run(&ctx, c),
+        Command::Offsite(c) => offsite::run(&ctx, c),
+        Command::Restore(a) => offsite::run_restore(&ctx, a),
         Command::Provision(c) => provision::run(&ctx, global_given, c),
         // Returned above, before the configuration is loaded.
         Command::Doctor(_) => unreachable!("the doctor runs before the configuration is loaded"),

@@ -1,6 +1,7 @@
 //! `tally serve`: opens (or on first start creates) the ledger, records the boot, serves the API (with
 //! the retention rule's task when `[retention]` is set), and on SIGINT or SIGTERM finishes the requests
-//! in flight and records the shutdown.
+//! in flight and records the shutdown. With `[offsite] dir` set, it also writes the scheduled off-site
+//! copies ([`tally::offsite::schedule`]).
 //!
 //! Under systemd (`Type=notify`, `WatchdogSec=`) it says READY=1 once the lanes run and the API listens,
 //! WATCHDOG=1 after each round trip through the ledger writer (so a writer that hangs gets the service
@@ -68,6 +69,7 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
         // A line on stdout for supervisors and tests that start tally on port 0.
         println!("listening on {local}");
         let ticker = clock_checks(writer.clone());
+        let offsite = tally::offsite::schedule::spawn(&cfg.offsite, dir.clone(), writer.clone(), ctx.clock.clone());
         let (facility, gate) = tally::app::start(cfg, ctx.clock.clone(), &writer).context("starting the appliance")?;
         // Retention: at start, every hour, and soon after a purge from the command line.
         let retention = cfg.retention.is_set().then(|| {
@@ -95,6 +97,9 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
             gate.stop();
         }
         ticker.abort();
+        if let Some(o) = offsite {
+            o.abort();
+        }
         if let Some(r) = retention {
             r.stop().await;
         }

@@ -30,6 +30,8 @@
 //!
 //! [retention]                   # biometric data of people who have left; see [`retention`]
 //! templates_after_release = "365d"
+//! [offsite]                     # encrypted off-site copies; see [`offsite`]
+//! recipients = ["age1…"]
 //! ```
 
 use std::net::SocketAddr;
@@ -40,10 +42,12 @@ use toml::Spanned;
 
 pub mod access;
 pub mod lanes;
+pub mod offsite;
 pub mod retention;
 
 pub use access::{AccessSetting, AntiPassback, Hours, RuleSetting, ZoneSet, ZoneSetting};
 pub use lanes::{LaneSetting, ReaderSetting};
+pub use offsite::OffsiteSetting;
 pub use retention::RetentionSetting;
 
 /// Default data directory, relative to the working directory.
@@ -104,6 +108,8 @@ pub struct Config {
     pub access: AccessSetting,
     /// How long the biometric data of people who have left is kept.
     pub retention: RetentionSetting,
+    /// Off-site copies: recipients, medium, schedule.
+    pub offsite: OffsiteSetting,
 }
 
 impl Default for Config {
@@ -120,6 +126,7 @@ impl Default for Config {
             zones: Vec::new(),
             access: AccessSetting::default(),
             retention: RetentionSetting::default(),
+            offsite: OffsiteSetting::default(),
         }
     }
 }
@@ -142,6 +149,8 @@ struct Raw {
     access: access::RawAccess,
     #[serde(default)]
     retention: retention::RawRetention,
+    #[serde(default)]
+    offsite: offsite::RawOffsite,
 }
 
 #[derive(Deserialize, Default)]
@@ -244,6 +253,7 @@ impl Config {
         }
         c.access = raw.access.validate(declared.then_some(c.zones.as_slice()), &c.outside).map_err(refused)?;
         c.retention = raw.retention.validate().map_err(refused)?;
+        c.offsite = raw.offsite.validate().map_err(refused)?;
         Ok(c)
     }
 

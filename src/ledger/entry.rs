@@ -18,6 +18,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+pub use super::entry_restore::{Epoch, OffsiteCopy};
 use super::merkle::Hash;
 
 /// Longest entry accepted, in bytes. Bodies are small records; anything near this is an attack.
@@ -118,6 +119,11 @@ events! {
     /// A released person's templates (and photo) were deleted under the retention rule; recorded before
     /// the deletion. Names the fingers by position only: never template bytes.
     TemplatesDeleted(TemplatesDeleted) = "templates_deleted",
+    /// Entry 0 of a restored appliance's ledger: a new epoch that continues an earlier log, embedding
+    /// that log's last checkpoint and introducing the new signing key (`tally restore`).
+    Epoch(Epoch) = "epoch",
+    /// An off-site copy was written (`tally offsite copy`, or the schedule in `tally serve`).
+    OffsiteCopy(OffsiteCopy) = "offsite_copy",
 }
 
 /// Body of `boot`.
@@ -608,6 +614,20 @@ mod tests {
                 reason: s("retention"),
                 release: 12,
             }),
+            Event::Epoch(Epoch {
+                epoch: 2,
+                key: s("k2"),
+                previous_checkpoint: s("f/a\n3\nroot\n\n\u{2014} f/a sig\n"),
+                previous_keys: vec![s("k1")],
+                previous_origin: s("f/a"),
+            }),
+            Event::OffsiteCopy(OffsiteCopy {
+                name: s("f_a-3-20261126T120000Z"),
+                people: 2,
+                people_sha256: s("ab"),
+                size: 3,
+                templates: 4,
+            }),
         ]
     }
 
@@ -647,7 +667,7 @@ mod tests {
 
     #[test]
     fn every_kind_has_a_name() {
-        assert_eq!(KINDS.len(), 19);
+        assert_eq!(KINDS.len(), 21);
         assert!(KINDS.contains(&"rollcall_counted"));
     }
 }

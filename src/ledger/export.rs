@@ -3,7 +3,9 @@
 //! Files: `checkpoint` (the latest signed checkpoint, C2SP text), `log.vkey` (the current verifier key),
 //! `keys.vkey` (every verifier key the ledger ever used, one a line), `entries.jsonl` (line i holds exactly
 //! the bytes of entry i, so its leaf hash is `SHA-256(0x00 ‖ line without its newline)`) and `README`.
-//! Everything is read from one snapshot, so the checkpoint covers exactly the exported entries.
+//! Everything is read from one snapshot, so the checkpoint covers exactly the exported entries. A restored
+//! appliance's export also carries its earlier epochs, `epochs/<n>/`, each an export of the same shape
+//! (see [`super::epochs`]).
 
 use std::fs::File;
 use std::io::{BufWriter, Write as _};
@@ -41,6 +43,9 @@ pub enum ExportError {
     /// Reading the ledger failed.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// The archived earlier epochs could not be copied.
+    #[error(transparent)]
+    Epochs(#[from] super::epochs::EpochError),
 }
 
 impl From<StoreError> for ExportError {
@@ -90,6 +95,9 @@ pub fn export(reader: &mut LedgerReader, dir: &Path) -> Result<Exported, ExportE
     let all: String = keys.iter().map(|k| format!("{}\n", k.vkey)).collect();
     write(KEYS_VKEY, &all)?;
     write(README, &readme(&identity.origin, size, current))?;
+    if let Some(data_dir) = reader.data_dir().map(Path::to_owned) {
+        super::epochs::copy_archive(&data_dir, dir)?;
+    }
     Ok(Exported { origin: identity.origin, size, keys: keys.len() })
 }
 
@@ -122,6 +130,10 @@ How to verify with standard tools:
      root of the first OLD lines and compare it with the old checkpoint's root.
   5. Each entry also names the leaf hash of the entry before it (field prev), so a change is located
      at the first entry whose predecessor hash does not match.
+
+A restored appliance continues its record in a new log (a new epoch, origin <facility>/<appliance>/<n>):
+its earlier logs are under epochs/<n>/, each verifiable as above, and entry 0 of each later log (kind
+epoch) holds the earlier log's final checkpoint and keys exactly as epochs/<n>/ holds them.
 
 With tally itself: tally ledger verify DIR [--previous OLD_CHECKPOINT] [--key TRUSTED.vkey]
 "

@@ -8,7 +8,8 @@
 //! - [`note`]: signed checkpoints and verifier keys;
 //! - [`keys`]: the private key files;
 //! - [`reader`]: read-only access (checkpoints, entries, proofs) for the API and the CLI;
-//! - [`export`] and [`verify`]: the auditor's export directory and its verification.
+//! - [`export`] and [`verify`]: the auditor's export directory and its verification;
+//! - [`epochs`]: a restored appliance's earlier logs, kept and linked to the current one.
 //!
 //! # Commit order
 //! [`Ledger::append`] is the one write path, and every append follows the same order:
@@ -27,6 +28,8 @@
 //! anything else fails the one request.
 
 pub mod entry;
+mod entry_restore;
+pub mod epochs;
 pub mod export;
 pub mod keys;
 pub mod merkle;
@@ -63,6 +66,9 @@ pub enum LedgerError {
     /// There is no ledger in this data directory.
     #[error("no ledger in {0}; run `tally ledger init` or `tally serve` to create one")]
     Missing(PathBuf),
+    /// The data directory holds earlier epochs but no ledger: a restore stopped before its new ledger.
+    #[error("{0} holds earlier epochs but no ledger: a restore was interrupted; move it away and restore again")]
+    InterruptedRestore(PathBuf),
     /// `create` was asked for a ledger that exists.
     #[error("a ledger already exists in {0}")]
     AlreadyExists(PathBuf),
@@ -187,18 +193,52 @@ impl Ledger {
         appliance: &str,
         clock: Arc<dyn Clock>,
     ) -> Result<Ledger, LedgerError> {
+        if data_dir.join(epochs::EPOCHS_DIR).exists() {
+            return Err(LedgerError::InterruptedRestore(data_dir.to_owned()));
+        }
+        let identity =
+            Identity { origin: origin(facility, appliance), facility: facility.into(), appliance: appliance.into() };
+        Ledger::create_with(data_dir, identity, clock, |vkey| {
+            Event::KeyRotation(entry::KeyRotation { previous: None, key: vkey })
+        })
+    }
+
+    /// Creates the ledger of a new epoch (`tally restore`, see [`epochs`]): origin
+    /// `<facility>/<appliance>/<epoch>`, a new signing key, and entry 0 of kind `epoch` naming the
+    /// earlier log (`previous_*`, filled in by the caller from its verified export) and the new key.
+    pub fn create_epoch(
+        data_dir: &Path,
+        facility: &str,
+        appliance: &str,
+        continues: entry::Epoch,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Ledger, LedgerError> {
+        let identity = Identity {
+            origin: epochs::origin(facility, appliance, continues.epoch),
+            facility: facility.into(),
+            appliance: appliance.into(),
+        };
+        Ledger::create_with(data_dir, identity, clock, |key| Event::Epoch(entry::Epoch { key, ..continues }))
+    }
+
+    /// Creation: the identity, the first key file (durable before the transaction that names it), then
+    /// entry 0 (`genesis(verifier key)`, which introduces the key) written as a genesis through the one
+    /// write path, so it follows the same commit order.
+    fn create_with(
+        data_dir: &Path,
+        identity: Identity,
+        clock: Arc<dyn Clock>,
+        genesis: impl FnOnce(String) -> Event,
+    ) -> Result<Ledger, LedgerError> {
         let mut store = Store::open(data_dir, Open::CreateIfMissing)?;
         if store.ledger_read(|v| v.identity())?.is_some() {
             return Err(LedgerError::AlreadyExists(data_dir.to_owned()));
         }
-        let identity =
-            Identity { origin: origin(facility, appliance), facility: facility.into(), appliance: appliance.into() };
         let (signer, pkcs8) = Signer::generate(&identity.origin)?;
         let mut ledger = Ledger::with_parts(store, data_dir, identity, clock);
         ledger.keys.store(&signer.verifier().id_hex(), &pkcs8)?;
         let vkey = signer.verifier().to_vkey();
-        let genesis = Event::KeyRotation(entry::KeyRotation { previous: None, key: vkey });
-        ledger.write(vec![genesis], Some(signer), true, None)?;
+        ledger.write(vec![genesis(vkey)], Some(signer), true, None)?;
         Ok(ledger)
     }
 
@@ -361,7 +401,8 @@ impl Ledger {
             if bytes.len() > entry::MAX_ENTRY_BYTES {
                 return Err(entry::EntryError::TooLong(bytes.len()).into());
             }
-            if let (Some(k), Event::KeyRotation(_)) = (&new_key, &entry.event) {
+            // A rotation, or the entry that opens a new ledger (key_rotation, epoch), makes the new key current.
+            if let (Some(k), Event::KeyRotation(_) | Event::Epoch(_)) = (&new_key, &entry.event) {
                 let record = KeyRecord { key_id: k.verifier().id_hex(), vkey: k.verifier().to_vkey(), from_seq: seq };
                 tx.put_current_key(&record)?;
             }

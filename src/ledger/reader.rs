@@ -126,6 +126,17 @@ impl LedgerReader {
         Ok(LedgerReader { store })
     }
 
+    /// The data directory this reader reads.
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.store.path().parent()
+    }
+
+    /// The log's origin.
+    pub fn origin(&mut self) -> Result<String, LedgerError> {
+        let id = self.store.ledger_read(|v| v.identity())?;
+        Ok(id.map(|i| i.origin).unwrap_or_default())
+    }
+
     /// The latest released checkpoint: size and note.
     pub fn latest_checkpoint(&mut self) -> Result<(u64, String), LedgerError> {
         self.store.ledger_read(|v| latest(&v))

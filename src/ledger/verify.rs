@@ -37,6 +37,12 @@ pub struct Report {
     pub keys: usize,
     /// Size of the earlier checkpoint this export was shown to extend.
     pub extends: Option<u64>,
+    /// The log's epoch, from its origin ([`super::epochs`]): 1 for an appliance's first log.
+    pub epoch: u64,
+    /// For an epoch after the first: its entry 0, which names the epoch it continues.
+    pub continues: Option<entry::Epoch>,
+    /// The earlier epochs the export carries, each verified and linked to the next, oldest first.
+    pub earlier: Vec<Report>,
 }
 
 /// Why an export does not verify.
@@ -93,6 +99,14 @@ pub enum VerifyError {
     /// Keys do not chain.
     #[error("signing keys: {0}")]
     KeyChain(String),
+    /// The epochs of a restored appliance do not verify or do not link up.
+    #[error("epoch {epoch}: {reason}")]
+    Epoch {
+        /// The epoch concerned.
+        epoch: u64,
+        /// Why.
+        reason: String,
+    },
     /// The earlier checkpoint is not a prefix of this log.
     #[error("fork: the previous checkpoint (size {size}) is not consistent with this log: {reason}")]
     Fork {
@@ -109,8 +123,18 @@ impl VerifyError {
     }
 }
 
-/// Verifies the export in `dir`.
+/// Verifies the export in `dir`: its current epoch, and, for a restored appliance, every earlier epoch
+/// it carries under `epochs/` and the links between them ([`super::epochs::verify_chain`]).
 pub fn verify_dir(dir: &Path, opts: &Options) -> Result<Report, VerifyError> {
+    let mut report = verify_files(dir, opts)?;
+    if report.epoch > 1 || dir.join(super::epochs::EPOCHS_DIR).exists() {
+        report.earlier = super::epochs::verify_chain(dir, opts, &report)?;
+    }
+    Ok(report)
+}
+
+/// Verifies the one log whose export files are in `dir`, ignoring any `epochs/` beside them.
+pub fn verify_files(dir: &Path, opts: &Options) -> Result<Report, VerifyError> {
     let read = |name: &str| {
         let path = dir.join(name);
         let mut text = String::new();
@@ -180,11 +204,10 @@ pub fn verify(
     let trusted = opts.trusted.as_ref().unwrap_or(&listed);
     let opened = note::open_checkpoint(checkpoint, trusted).map_err(VerifyError::Checkpoint)?;
     let cp = opened.checkpoint;
-    let appliance = cp
-        .origin
-        .split_once('/')
-        .map(|(_, a)| a)
-        .ok_or_else(|| VerifyError::KeyChain(format!("origin {:?} is not <facility>/<appliance>", cp.origin)))?;
+    let (_, appliance, epoch) = super::epochs::parse_origin(&cp.origin).ok_or_else(|| {
+        VerifyError::KeyChain(format!("origin {:?} is not <facility>/<appliance>[/<epoch>]", cp.origin))
+    })?;
+    let appliance = appliance.to_owned();
     let previous = opts
         .previous
         .as_deref()
@@ -209,6 +232,7 @@ pub fn verify(
     let mut chain: Vec<String> = Vec::new();
     let mut line = Vec::with_capacity(1024);
     let mut extends = None;
+    let mut continues = None;
     loop {
         let seq = frontier.size();
         if let Some(p) = previous.as_ref().filter(|p| p.size == seq) {
@@ -258,7 +282,10 @@ pub fn verify(
                 format!("written by appliance {:?}, not {appliance:?}", e.stamp.appliance),
             ));
         }
-        check_key_chain(seq, &e.event, &cp.origin, &mut chain)?;
+        check_key_chain(seq, &e.event, &cp.origin, epoch, &mut chain)?;
+        if let (0, Event::Epoch(body)) = (seq, &e.event) {
+            continues = Some(body.clone());
+        }
         prev_leaf = merkle::leaf_hash(bytes);
         frontier.push(prev_leaf, |_| {});
     }
@@ -286,11 +313,46 @@ pub fn verify(
             )));
         }
     }
-    Ok(Report { origin: cp.origin, size: cp.size, root: cp.root, keys: chain.len(), extends })
+    Ok(Report {
+        origin: cp.origin,
+        size: cp.size,
+        root: cp.root,
+        keys: chain.len(),
+        extends,
+        epoch,
+        continues,
+        earlier: Vec::new(),
+    })
 }
 
-fn check_key_chain(seq: u64, event: &Event, origin: &str, chain: &mut Vec<String>) -> Result<(), VerifyError> {
+/// Follows the keys: entry 0 introduces the first (a `key_rotation` in epoch 1, an `epoch` entry of the
+/// same epoch after), and each `key_rotation` names the key it replaces.
+fn check_key_chain(
+    seq: u64,
+    event: &Event,
+    origin: &str,
+    epoch: u64,
+    chain: &mut Vec<String>,
+) -> Result<(), VerifyError> {
     match event {
+        Event::Epoch(e) if seq == 0 && epoch > 1 => {
+            if e.epoch != epoch {
+                return Err(VerifyError::entry(
+                    0,
+                    format!("the epoch entry says epoch {}, the origin {epoch}", e.epoch),
+                ));
+            }
+            let v = Verifier::parse(&e.key).map_err(|err| VerifyError::entry(seq, err.to_string()))?;
+            if v.name() != origin {
+                return Err(VerifyError::entry(seq, format!("key is named {:?}, not {origin:?}", v.name())));
+            }
+            chain.push(v.to_vkey());
+            Ok(())
+        }
+        Event::Epoch(_) => Err(VerifyError::entry(seq, "an epoch entry may only open the log of a later epoch")),
+        Event::KeyRotation(_) if seq == 0 && epoch > 1 => {
+            Err(VerifyError::entry(0, "the log of a later epoch must open with an epoch entry"))
+        }
         Event::KeyRotation(k) => {
             if k.previous.as_ref() != chain.last() {
                 return Err(VerifyError::entry(seq, "key_rotation does not name the key it replaces"));

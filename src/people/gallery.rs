@@ -132,6 +132,17 @@ impl Gallery {
         Ok(())
     }
 
+    /// [`Gallery::insert`] for a template just stored and recorded: when the follower
+    /// ([`super::sync`]) has indexed it already from its `enrolment` entry, it is left as it is. A row id
+    /// names one stored template, so the same id indexed for the same owner (or being indexed, its owner
+    /// not yet filed) is that template; indexed for another owner, it is refused as a duplicate.
+    pub fn insert_enrolled(&self, template_id: u64, owner: Owner, template: &Template) -> Result<(), IndexError> {
+        match self.insert(template_id, owner.clone(), template) {
+            Err(IndexError::Duplicate(_)) if self.owner(template_id).is_none_or(|o| o == owner) => Ok(()),
+            done => done,
+        }
+    }
+
     /// Removes a template; [`IndexError::NotFound`] when it is not indexed.
     pub fn remove(&self, template_id: u64) -> Result<(), IndexError> {
         self.index.remove(TemplateId(template_id))?;
@@ -446,6 +457,8 @@ mod tests {
         g.insert(1, owner("A", 1), &a).unwrap();
         g.insert(2, owner("B", 1), &b).unwrap();
         assert_eq!(g.insert(1, owner("X", 9), &b), Err(IndexError::Duplicate(TemplateId(1))));
+        assert_eq!(g.insert_enrolled(1, owner("A", 1), &a), Ok(()), "already indexed by the follower");
+        assert_eq!(g.insert_enrolled(1, owner("X", 9), &b), Err(IndexError::Duplicate(TemplateId(1))));
         assert_eq!(g.owner(1), Some(owner("A", 1)));
         assert_eq!(format!("{g:?}"), "Gallery { templates: 2, owners: 2 }");
 

@@ -5,10 +5,12 @@
 //! each part typed operations grouped by the guarantee they give: the ledger's append transaction
 //! ([`ledger::LedgerTx`], durable once `commit` returns), consistent read snapshots
 //! ([`ledger::LedgerView`]), API tokens ([`tokens`]), the register of people and their sealed templates
-//! ([`people`]), and what the retention rule reads and deletes ([`retention`]). It knows nothing of
-//! hashing, signing or encryption.
+//! ([`people`]), what the retention rule reads and deletes ([`retention`]), and the register read and
+//! written whole for off-site copies and restores ([`offsite`]). It knows nothing of hashing, signing or
+//! encryption.
 
 pub mod ledger;
+pub mod offsite;
 pub mod people;
 pub mod retention;
 pub mod tokens;

@@ -19,6 +19,7 @@ mod fuzz_bodies;
 mod lane;
 mod lane_osdp;
 mod ledger_cli;
+mod offsite;
 mod openapi;
 mod pages;
 mod pages_browser;

@@ -520,3 +520,28 @@ fn old_closed_rollcalls_keep_only_their_summary() {
     let oldest = f.census.rollcalls().pop().unwrap();
     assert_eq!((oldest.id.as_str(), oldest.expected, oldest.missing), ("rc-0", 1, 1));
 }
+
+#[test]
+fn a_new_epoch_keeps_who_is_where_and_drops_pending_grants() {
+    let mut f = Fold::new();
+    f.register("A", "inmate", None);
+    f.register("B", "inmate", None);
+    f.walk("A", "north-in");
+    let pending = f.grant("B", "north-in");
+    let before = f.census.headcount();
+    f.census.begin_epoch();
+    assert_eq!(f.census.next_seq(), 0);
+    assert_eq!(f.census.headcount(), before);
+    // Seq 0 of the new log is folded; a passage naming the old grant's seq moves nobody.
+    let epoch = Event::Epoch(crate::ledger::entry::Epoch {
+        epoch: 2,
+        key: "k".into(),
+        previous_checkpoint: "cp".into(),
+        previous_keys: vec!["k1".into()],
+        previous_origin: "f/a".into(),
+    });
+    f.census.apply(&entry(0, epoch)).unwrap();
+    f.census.apply(&entry(1, Event::Passage(Passage { grant: pending, lane: "north-in".into() }))).unwrap();
+    assert_eq!(f.census.headcount(), before);
+    assert!(f.census.apply(&entry(5, Event::Passage(Passage { grant: 0, lane: "x".into() }))).is_err());
+}
