@@ -18,6 +18,8 @@
 //! - [`auth`]: API tokens and roles.
 //! - [`app`]: the appliance's parts put together (vault, gallery, census, policy, lanes) for `serve`.
 //! - [`api`]: the axum routes, their errors and the ledger writer task behind them.
+//! - [`peers`]: the facility of gates: the other appliances' ledgers pulled, verified, kept and cosigned,
+//!   and the facility-wide headcount.
 //! - [`provision`]: first-boot provisioning: configuration, ledger, keys and the first admin token.
 //! - [`doctor`]: `tally doctor`'s checks of an installed appliance, each with a plain-language fix.
 //! - [`demo`]: `tally demo`'s synthetic prison, gate traffic and roll-call, on simulated devices.
@@ -37,6 +39,7 @@ pub mod gate;
 pub mod ledger;
 pub mod parallel;
 pub mod people;
+pub mod peers;
 pub mod policy;
 pub mod provision;
 pub mod store;

@@ -71,6 +71,14 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
             let (writer, notifier) = (writer.clone(), notifier.clone());
             tokio::spawn(watchdog(writer, notifier, every))
         });
+        // The facility sync, when peers are configured; it never touches the lanes.
+        let own_origin = writer_origin(&dir)?;
+        let peers = tally::peers::Sync::new(cfg, &own_origin, ctx.clock.clone())
+            .context("starting the facility sync")?
+            .map(|sync| {
+                info!(peers = cfg.peers.len(), every_s = cfg.sync_every.as_secs(), "facility sync started");
+                sync.spawn(writer.clone())
+            });
         notifier.notify("READY=1");
         api::serve(listener, AppState::new(writer.clone(), dir.clone(), std::sync::Arc::new(facility)), stop).await?;
         notifier.notify("STOPPING=1");
@@ -81,6 +89,9 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
             gate.stop();
         }
         ticker.abort();
+        if let Some(p) = peers {
+            p.abort();
+        }
         writer.shutdown("signal").await.context("recording the shutdown")?;
         anyhow::Ok(())
     })?;
@@ -88,6 +99,14 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     writer_thread.join().map_err(|_| anyhow::anyhow!("the ledger writer panicked"))?;
     info!("stopped");
     Ok(())
+}
+
+/// The origin of the ledger in `dir`; the witness key is made (at the first start) under its name.
+fn writer_origin(dir: &std::path::Path) -> anyhow::Result<String> {
+    let (_, note) = tally::ledger::LedgerReader::open(dir)?.latest_checkpoint()?;
+    let origin = note.lines().next().unwrap_or_default().to_owned();
+    tally::peers::witness(dir, &origin).context("reading or making the witness key")?;
+    Ok(origin)
 }
 
 /// Pings systemd's watchdog every `every`, each time after an empty append has gone through the ledger

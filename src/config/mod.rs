@@ -37,9 +37,11 @@ use toml::Spanned;
 
 pub mod access;
 pub mod lanes;
+pub mod peers;
 
 pub use access::{AccessSetting, AntiPassback, Hours, RuleSetting, ZoneSet, ZoneSetting};
 pub use lanes::{LaneSetting, ReaderSetting};
+pub use peers::PeerSetting;
 
 /// Default data directory, relative to the working directory.
 pub const DEFAULT_DATA_DIR: &str = "./tally-data";
@@ -97,6 +99,10 @@ pub struct Config {
     pub zones: Vec<ZoneSetting>,
     /// Anti-passback and access rules.
     pub access: AccessSetting,
+    /// The facility's other appliances, pulled and cosigned; see [`peers`].
+    pub peers: Vec<PeerSetting>,
+    /// How often each peer is pulled.
+    pub sync_every: std::time::Duration,
 }
 
 impl Default for Config {
@@ -112,6 +118,8 @@ impl Default for Config {
             utc_offset: time::UtcOffset::UTC,
             zones: Vec::new(),
             access: AccessSetting::default(),
+            peers: Vec::new(),
+            sync_every: peers::DEFAULT_SYNC_EVERY,
         }
     }
 }
@@ -132,6 +140,10 @@ struct Raw {
     zone: Vec<Spanned<access::RawZone>>,
     #[serde(default)]
     access: access::RawAccess,
+    #[serde(default)]
+    peer: Vec<Spanned<peers::RawPeer>>,
+    #[serde(default)]
+    peers: peers::RawPeers,
 }
 
 #[derive(Deserialize, Default)]
@@ -233,6 +245,8 @@ impl Config {
             c.zones = access::lane_zones(&c.lanes, &c.outside);
         }
         c.access = raw.access.validate(declared.then_some(c.zones.as_slice()), &c.outside).map_err(refused)?;
+        c.peers = peers::validate(raw.peer, c.appliance_id.as_deref()).map_err(refused)?;
+        c.sync_every = raw.peers.validate().map_err(refused)?;
         Ok(c)
     }
 
