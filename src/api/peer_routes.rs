@@ -40,11 +40,9 @@ pub async fn post_cosignature(
     let witnesses: Vec<WitnessVerifier> =
         state.facility().config.peers.iter().filter_map(|p| WitnessVerifier::parse(&p.witness).ok()).collect();
     let size = body.size;
-    let (note_text, keys) =
-        state.with_reader(move |r| Ok((r.checkpoint_at(size)?, r.verifier_keys()?))).await?;
+    let (note_text, keys) = state.with_reader(move |r| Ok((r.checkpoint_at(size)?, r.verifier_keys()?))).await?;
     let keys: Vec<Verifier> = keys.iter().filter_map(|k| Verifier::parse(k).ok()).collect();
-    let opened = note::open_checkpoint(&note_text, &keys)
-        .map_err(|e| ApiError::unavailable("our checkpoint", &e))?;
+    let opened = note::open_checkpoint(&note_text, &keys).map_err(|e| ApiError::unavailable("our checkpoint", &e))?;
     let cosig = cosign::verify(&body.cosignature, &opened.checkpoint, &witnesses)
         .map_err(|e| ApiError::bad_request("invalid_cosignature", e.to_string()))?;
     let at = crate::clock::rfc3339(state.facility().clock.wall());
@@ -196,7 +194,14 @@ pub async fn headcount(
         .config
         .zones
         .iter()
-        .map(|z| ZoneCountView { zone: z.id.clone(), name: z.name.clone(), total: 0, inmates: 0, staff: 0, visitors: 0 })
+        .map(|z| ZoneCountView {
+            zone: z.id.clone(),
+            name: z.name.clone(),
+            total: 0,
+            inmates: 0,
+            staff: 0,
+            visitors: 0,
+        })
         .collect();
     for counted in &count.zones {
         let by = |c| counted.by_category.get(&c).copied().unwrap_or(0);

@@ -123,8 +123,11 @@ impl Sync {
         let mut peers = Vec::new();
         let mut keys = Vec::new();
         for PeerSetting { id, url, vkey, token_file, .. } in &config.peers {
-            let token = std::fs::read_to_string(token_file)
-                .map_err(|source| PeersError::TokenFile { peer: id.clone(), path: token_file.clone(), source })?;
+            let token = std::fs::read_to_string(token_file).map_err(|source| PeersError::TokenFile {
+                peer: id.clone(),
+                path: token_file.clone(),
+                source,
+            })?;
             let key = Verifier::parse(vkey)?;
             let origin = key.name().to_owned();
             keys.push((origin.clone(), key.clone()));
@@ -202,8 +205,9 @@ impl Sync {
         let peer = &self.peers[i];
         let fingerprint = evidence_fingerprint(d.code, &peer.origin, anchor);
         let dir = self.data_dir.clone();
-        let known = tokio::task::spawn_blocking(move || Store::open(&dir, Open::MustExist)?.peer_evidence_known(&fingerprint))
-            .await;
+        let known =
+            tokio::task::spawn_blocking(move || Store::open(&dir, Open::MustExist)?.peer_evidence_known(&fingerprint))
+                .await;
         if matches!(known, Ok(Ok(true))) {
             return;
         }

@@ -278,7 +278,11 @@ mod tests {
         assert_eq!(compare(Some(held), &cp(&a[..5])), Ok(Step::UpToDate));
         let rollback = compare(Some(held), &cp(&a[..3])).unwrap_err();
         assert_eq!(rollback.code, "peer_rollback");
-        assert!(rollback.detail.contains("from size 5") && rollback.detail.contains("to size 3"), "{}", rollback.detail);
+        assert!(
+            rollback.detail.contains("from size 5") && rollback.detail.contains("to size 3"),
+            "{}",
+            rollback.detail
+        );
         let b = log(5, "b");
         assert_eq!(compare(Some(held), &cp(&b)).unwrap_err().code, "peer_fork");
     }

@@ -124,8 +124,9 @@ impl Store {
             return Err(StoreError::Conflict("the peer's stored log changed while it was being verified"));
         }
         {
-            let mut put =
-                tx.prepare_cached("INSERT INTO peer_entries (origin, seq, kind, bytes, leaf) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+            let mut put = tx.prepare_cached(
+                "INSERT INTO peer_entries (origin, seq, kind, bytes, leaf) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
             for e in entries {
                 put.execute(params![origin, e.seq as i64, e.kind, e.bytes, &e.leaf[..]])?;
             }
@@ -260,6 +261,9 @@ mod tests {
         s.peer_contact("f/a", "t1", None, Some(3)).unwrap();
         s.peer_contact("f/a", "t2", Some("refused"), None).unwrap();
         let c = s.peer_contact_of("f/a").unwrap();
-        assert_eq!((c.last_contact.as_deref(), c.last_error.as_deref(), c.announced), (Some("t1"), Some("refused"), Some(3)));
+        assert_eq!(
+            (c.last_contact.as_deref(), c.last_error.as_deref(), c.announced),
+            (Some("t1"), Some("refused"), Some(3))
+        );
     }
 }

@@ -36,11 +36,11 @@ impl Proxy {
         let (t, o) = (target.clone(), open.clone());
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
-                let Some(addr) = *t.lock().unwrap() else { continue };
+                let Some(addr) = *t.lock().expect("proxy lock") else { continue };
                 let Ok(server) = TcpStream::connect(addr) else { continue };
                 let pair = [client.try_clone(), server.try_clone(), client.try_clone(), server.try_clone()];
                 let [Ok(c1), Ok(s1), Ok(c2), Ok(s2)] = pair else { continue };
-                o.lock().unwrap().extend([client, server]);
+                o.lock().expect("proxy lock").extend([client, server]);
                 for (mut from, mut to) in [(c1, s1), (s2, c2)] {
                     std::thread::spawn(move || {
                         let _ = std::io::copy(&mut from, &mut to);
@@ -54,8 +54,8 @@ impl Proxy {
     }
 
     fn point(&self, to: Option<SocketAddr>) {
-        *self.target.lock().unwrap() = to;
-        for s in self.open.lock().unwrap().drain(..) {
+        *self.target.lock().expect("proxy lock") = to;
+        for s in self.open.lock().expect("proxy lock").drain(..) {
             let _ = s.shutdown(Shutdown::Both);
         }
     }
@@ -86,7 +86,8 @@ struct Node {
     child: Option<Child>,
 }
 
-const ZONES: &str = "[[zone]]\nid = \"reception\"\nname = \"Reception\"\n[[zone]]\nid = \"block-a\"\nname = \"Block A\"\n";
+const ZONES: &str =
+    "[[zone]]\nid = \"reception\"\nname = \"Reception\"\n[[zone]]\nid = \"block-a\"\nname = \"Block A\"\n";
 
 fn base_config(id: &str, dir: &Path, port: u16) -> String {
     format!(
@@ -112,10 +113,10 @@ fn peer_keys(config: &Path) -> (String, String) {
 impl Node {
     fn init(root: &Path, id: &str) -> Node {
         let dir = root.join(id);
-        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&dir).expect("facility test step");
         let port = free_port();
         let config = dir.join("tally.toml");
-        std::fs::write(&config, base_config(id, &dir, port)).unwrap();
+        std::fs::write(&config, base_config(id, &dir, port)).expect("facility test step");
         cli(&config, &["ledger", "init"]);
         let (vkey, witness) = peer_keys(&config);
         let token = |role: &str| cli(&config, &["tokens", "create", "--role", role, "--name", role]).trim().to_owned();
@@ -129,10 +130,12 @@ impl Node {
 
     /// Issues `holder` a `peer` token and writes it to a file of the holder's (mode 0600).
     fn issue_peer_token(&self, holder: &Node) -> PathBuf {
-        let secret = cli(&self.config, &["tokens", "create", "--role", "peer", "--name", &format!("peer-{}", holder.id)]);
+        let secret =
+            cli(&self.config, &["tokens", "create", "--role", "peer", "--name", &format!("peer-{}", holder.id)]);
         let file = holder.dir.join(format!("peer-{}.token", self.id));
-        std::fs::write(&file, secret.trim()).unwrap();
-        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        std::fs::write(&file, secret.trim()).expect("facility test step");
+        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .expect("facility test step");
         file
     }
 
@@ -141,13 +144,17 @@ impl Node {
             "[[peer]]\nid = \"{peer_id}\"\nurl = \"http://127.0.0.1:{port}\"\nvkey = \"{vkey}\"\nwitness = \"{witness}\"\ntoken_file = \"{}\"\n",
             token_file.display()
         );
-        let mut text = std::fs::read_to_string(&self.config).unwrap();
+        let mut text = std::fs::read_to_string(&self.config).expect("facility test step");
         text.push_str(&entry);
-        std::fs::write(&self.config, text).unwrap();
+        std::fs::write(&self.config, text).expect("facility test step");
     }
 
     fn start(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("serve.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("serve.log"))
+            .expect("facility test step");
         let mut child = Command::new(tally_bin())
             .arg("--config")
             .arg(&self.config)
@@ -158,7 +165,9 @@ impl Node {
             .spawn()
             .expect("spawn tally serve");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().expect("facility test step"))
+            .read_line(&mut line)
+            .expect("facility test step");
         assert!(line.starts_with("listening on "), "{}: {line:?}", self.id);
         self.child = Some(child);
     }
@@ -167,7 +176,7 @@ impl Node {
         if let Some(mut c) = self.child.take() {
             let pid = rustix::process::Pid::from_child(&c);
             let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-            assert!(c.wait().unwrap().success(), "{} stops cleanly", self.id);
+            assert!(c.wait().expect("facility test step").success(), "{} stops cleanly", self.id);
         }
     }
 
@@ -190,7 +199,8 @@ impl Node {
     }
 
     fn register(&self, person: &str, category: &str, zone: &str) {
-        let body = json!({"id": person, "category": category, "given_names": "Jean", "family_name": "Kabila", "zone": zone});
+        let body =
+            json!({"id": person, "category": category, "given_names": "Jean", "family_name": "Kabila", "zone": zone});
         let (status, reply) = self.call("POST", "/api/v1/people", &self.enroller, Some(body));
         assert_eq!(status, 201, "{}: {reply}", self.id);
     }
@@ -221,13 +231,15 @@ impl Node {
     fn alarms(&self) -> Vec<(String, String)> {
         let (_, v) = self.call("GET", "/api/v1/alarms", &self.supervisor, None);
         let list = v.get("alarms").and_then(Value::as_array).or_else(|| v.as_array()).cloned().unwrap_or_default();
-        list.iter().map(|a| (a["code"].as_str().unwrap_or("").into(), a["source"].as_str().unwrap_or("").into())).collect()
+        list.iter()
+            .map(|a| (a["code"].as_str().unwrap_or("").into(), a["source"].as_str().unwrap_or("").into()))
+            .collect()
     }
 
     /// Rows of `origin`'s entries stored here.
     fn rows_of(&self, origin: &str) -> u64 {
-        let store = tally::store::Store::open(&self.data(), tally::store::Open::MustExist).unwrap();
-        store.peer_entry_count(origin).unwrap()
+        let store = tally::store::Store::open(&self.data(), tally::store::Open::MustExist).expect("facility test step");
+        store.peer_entry_count(origin).expect("facility test step")
     }
 }
 
@@ -263,10 +275,10 @@ fn converged(nodes: &[&Node], what: &str) -> Value {
         let views: Vec<Value> = nodes.iter().map(|n| n.facility()).collect();
         for v in &views {
             for a in v["appliances"].as_array()? {
-                if let Some((_, size)) = sizes.iter().find(|(o, _)| a["origin"] == json!(o)) {
-                    if a["size"] != json!(size) {
-                        return None;
-                    }
+                if let Some((_, size)) = sizes.iter().find(|(o, _)| a["origin"] == json!(o))
+                    && a["size"] != json!(size)
+                {
+                    return None;
                 }
             }
         }
@@ -276,12 +288,17 @@ fn converged(nodes: &[&Node], what: &str) -> Value {
 }
 
 fn zone_total(count: &Value, zone: &str) -> u64 {
-    count["zones"].as_array().unwrap().iter().find(|z| z["zone"] == zone).map_or(0, |z| z["total"].as_u64().unwrap())
+    count["zones"]
+        .as_array()
+        .expect("facility test step")
+        .iter()
+        .find(|z| z["zone"] == zone)
+        .map_or(0, |z| z["total"].as_u64().expect("facility test step"))
 }
 
 #[test]
 fn three_gates_share_one_headcount_through_partition_restart_rollback_fork_and_forgery() {
-    let root = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().expect("facility test step");
     let mut nodes: Vec<Node> = ["gate-1", "gate-2", "gate-3"].iter().map(|id| Node::init(root.path(), id)).collect();
     // proxies[i][j]: the link node i pulls node j through.
     let mut proxies: Vec<Vec<Option<Proxy>>> = Vec::new();
@@ -299,7 +316,7 @@ fn three_gates_share_one_headcount_through_partition_restart_rollback_fork_and_f
         }
         proxies.push(row);
     }
-    let link = |i: usize, j: usize| proxies[i][j].as_ref().unwrap();
+    let link = |i: usize, j: usize| proxies[i][j].as_ref().expect("facility test step");
 
     // gate-9: one log, three data directories — 9a and 9b copies of one ledger that will diverge
     // (a fork), 9f the same ledger whose key was replaced (its checkpoints no longer verify with the
@@ -308,11 +325,11 @@ fn three_gates_share_one_headcount_through_partition_restart_rollback_fork_and_f
     let g9_token = g9.issue_peer_token(&nodes[0]);
     let copy = |to: &str| {
         let dir = root.path().join(to);
-        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&dir).expect("facility test step");
         copy_dir(&g9.data(), &dir.join("data"));
         let port = free_port();
         let config = dir.join("tally.toml");
-        std::fs::write(&config, base_config("gate-9", &dir, port)).unwrap();
+        std::fs::write(&config, base_config("gate-9", &dir, port)).expect("facility test step");
         let mut n = clone_tokens(&g9);
         (n.dir, n.config, n.port) = (dir, config, port);
         n
@@ -359,7 +376,13 @@ fn three_gates_share_one_headcount_through_partition_restart_rollback_fork_and_f
     std::thread::sleep(Duration::from_secs(3));
     let cut_off = nodes[0].facility();
     assert_eq!(count(&cut_off)["inside"], 5, "gate-1 sees its side only: {cut_off}");
-    let g3 = cut_off["appliances"].as_array().unwrap().iter().find(|a| a["appliance"] == "gate-3").unwrap().clone();
+    let g3 = cut_off["appliances"]
+        .as_array()
+        .expect("facility test step")
+        .iter()
+        .find(|a| a["appliance"] == "gate-3")
+        .expect("facility test step")
+        .clone();
     assert!(g3["last_error"].is_string(), "gate-3 unreachable from gate-1: {g3}");
 
     // Heal: the same headcount everywhere, and every entry stored once.
@@ -407,17 +430,25 @@ fn three_gates_share_one_headcount_through_partition_restart_rollback_fork_and_f
     }
     converged(&[&nodes[0], &nodes[1], &nodes[2]], "gate-3's last traffic to reach the others");
     nodes[2].stop();
-    std::fs::remove_dir_all(nodes[2].data()).unwrap();
-    std::fs::rename(&old, nodes[2].data()).unwrap();
+    std::fs::remove_dir_all(nodes[2].data()).expect("facility test step");
+    std::fs::rename(&old, nodes[2].data()).expect("facility test step");
     nodes[2].start();
     for n in [&nodes[0], &nodes[1]] {
         wait(30, "the rollback to be seen", || {
             n.alarms().contains(&("peer_rollback".into(), "peer:gate-3".into())).then_some(())
         });
-        let g3 = n.facility()["appliances"].as_array().unwrap().iter().find(|a| a["appliance"] == "gate-3").cloned();
-        let g3 = g3.unwrap();
+        let g3 = n.facility()["appliances"]
+            .as_array()
+            .expect("facility test step")
+            .iter()
+            .find(|a| a["appliance"] == "gate-3")
+            .cloned();
+        let g3 = g3.expect("facility test step");
         assert_eq!(g3["alarms"][0]["code"], "peer_rollback", "{g3}");
-        assert!(g3["alarms"][0]["detail"].as_str().unwrap().contains("went back from size"), "{g3}");
+        assert!(
+            g3["alarms"][0]["detail"].as_str().expect("facility test step").contains("went back from size"),
+            "{g3}"
+        );
     }
     let (_, a) = nodes[0].call("GET", "/api/v1/ledger/checkpoint", &nodes[0].supervisor, None);
     assert!(a.is_string());
@@ -441,14 +472,14 @@ fn clone_tokens(n: &Node) -> Node {
 }
 
 fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
+    std::fs::create_dir_all(to).expect("facility test step");
+    for e in std::fs::read_dir(from).expect("facility test step") {
+        let e = e.expect("facility test step");
         let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
+        if e.file_type().expect("facility test step").is_dir() {
             copy_dir(&e.path(), &target);
         } else {
-            std::fs::copy(e.path(), &target).unwrap();
+            std::fs::copy(e.path(), &target).expect("facility test step");
         }
     }
 }
@@ -462,17 +493,20 @@ fn check_cosignatures(note: &str, witnesses: &[&String]) {
     let body = &note[..note.find("\n\n").expect("a signed note") + 1];
     let cp_lines: Vec<&str> = body.lines().collect();
     use base64::Engine as _;
-    let root = base64::engine::general_purpose::STANDARD.decode(cp_lines[2]).unwrap();
+    let root = base64::engine::general_purpose::STANDARD.decode(cp_lines[2]).expect("facility test step");
     let cp = tally::ledger::note::Checkpoint {
         origin: cp_lines[0].into(),
-        size: cp_lines[1].parse().unwrap(),
-        root: root.try_into().unwrap(),
+        size: cp_lines[1].parse().expect("facility test step"),
+        root: root.try_into().expect("facility test step"),
     };
-    let known: Vec<_> = witnesses.iter().map(|w| tally::ledger::cosign::WitnessVerifier::parse(w).unwrap()).collect();
+    let known: Vec<_> = witnesses
+        .iter()
+        .map(|w| tally::ledger::cosign::WitnessVerifier::parse(w).expect("facility test step"))
+        .collect();
     let lines: Vec<&str> = note.lines().filter(|l| l.contains("/witness ")).collect();
     assert_eq!(lines.len(), witnesses.len(), "{note}");
     for l in &lines {
-        tally::ledger::cosign::verify(l, &cp, &known).unwrap();
+        tally::ledger::cosign::verify(l, &cp, &known).expect("facility test step");
     }
     if !has {
         let _: Option<()> = crate::util::skip("Python's cryptography is not in .venv (tests/run installs it)");
@@ -511,13 +545,13 @@ print(checked)
 
 #[test]
 fn peers_are_refused_unless_well_configured() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("facility test step");
     let cfg = dir.path().join("tally.toml");
     let good_vkey = {
         let d = dir.path().join("g");
         let c = d.join("tally.toml");
-        std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(&c, base_config("gate-2", &d, 1)).unwrap();
+        std::fs::create_dir_all(&d).expect("facility test step");
+        std::fs::write(&c, base_config("gate-2", &d, 1)).expect("facility test step");
         cli(&c, &["ledger", "init"]);
         peer_keys(&c)
     };
@@ -528,8 +562,13 @@ fn peers_are_refused_unless_well_configured() {
         )
     };
     let check = |text: String| {
-        std::fs::write(&cfg, text).unwrap();
-        let out = Command::new(tally_bin()).arg("--config").arg(&cfg).args(["ledger", "checkpoint"]).output().unwrap();
+        std::fs::write(&cfg, text).expect("facility test step");
+        let out = Command::new(tally_bin())
+            .arg("--config")
+            .arg(&cfg)
+            .args(["ledger", "checkpoint"])
+            .output()
+            .expect("facility test step");
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
     assert!(check(peer("colour = 1\n")).contains("unknown field `colour`"));
