@@ -363,6 +363,39 @@ fn three_gates_share_one_headcount_through_partition_restart_rollback_fork_and_f
         (cp.matches("/witness ").count() == 2).then_some(cp)
     });
     check_cosignatures(&cp, &[&nodes[0].witness, &nodes[2].witness]);
+    // The token gate-2 issued gate-1 reads the ledger and gives cosignatures, nothing else; a
+    // cosignature by no configured witness, or over another checkpoint, is refused.
+    let peer_token = std::fs::read_to_string(nodes[0].dir.join("peer-gate-2.token")).expect("token file");
+    let (status, _) = nodes[1].call("GET", "/api/v1/ledger/entries?from=0&limit=1", &peer_token, None);
+    assert_eq!(status, 200);
+    for path in ["/api/v1/people", "/api/v1/headcount", "/api/v1/facility/headcount"] {
+        let (status, _) = nodes[1].call("GET", path, &peer_token, None);
+        assert_eq!(status, 403, "{path}");
+    }
+    let line = cp.lines().find(|l| l.contains("gate-1/witness ")).expect("gate-1's cosignature").to_owned();
+    let size: u64 = cp.lines().nth(1).and_then(|s| s.parse().ok()).expect("size");
+    let (status, reply) = nodes[1].call(
+        "POST",
+        "/api/v1/ledger/cosignatures",
+        &peer_token,
+        Some(json!({"size": size - 1, "cosignature": line})),
+    );
+    assert_eq!((status, reply["error"].as_str()), (400, Some("invalid_cosignature")), "{reply}");
+    let forged = line.replacen("gate-1/witness", "gate-7/witness", 1);
+    let (status, _) = nodes[1].call(
+        "POST",
+        "/api/v1/ledger/cosignatures",
+        &peer_token,
+        Some(json!({"size": size, "cosignature": forged})),
+    );
+    assert_eq!(status, 400);
+    let (status, _) = nodes[1].call(
+        "POST",
+        "/api/v1/ledger/cosignatures",
+        &nodes[1].supervisor,
+        Some(json!({"size": size, "cosignature": line})),
+    );
+    assert_eq!(status, 403, "only peers give cosignatures");
 
     // Partition gate-3 from the others; traffic on both sides; each keeps working alone.
     for (i, j) in [(0, 2), (1, 2), (2, 0), (2, 1)] {
