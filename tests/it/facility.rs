@@ -5,7 +5,8 @@
 //! up; one restored from an old copy of its data → the others record `peer_rollback`. A fourth log
 //! (gate-9), served by real processes from diverging copies of one data directory behind a proxy the
 //! test re-points, shows gate-1 a fork (`peer_fork`) and then a checkpoint its pinned key did not sign
-//! (`peer_bad_signature`). The cosignatures the appliances give each other are checked by an independent
+//! (`peer_bad_signature`); showing gate-2 the other copy meanwhile is a split view, which gate-1 finds in
+//! the checkpoints gate-2 relays (`peer_split_view`). The cosignatures the appliances give each other are checked by an independent
 //! Ed25519 implementation (Python's `cryptography`).
 
 use std::io::{BufRead as _, BufReader};
@@ -297,7 +298,7 @@ fn zone_total(count: &Value, zone: &str) -> u64 {
 }
 
 #[test]
-fn three_gates_share_one_headcount_through_partition_restart_rollback_fork_and_forgery() {
+fn three_gates_share_one_headcount_and_catch_rollback_fork_forgery_and_split_view() {
     let root = tempfile::tempdir().expect("facility test step");
     let mut nodes: Vec<Node> = ["gate-1", "gate-2", "gate-3"].iter().map(|id| Node::init(root.path(), id)).collect();
     // proxies[i][j]: the link node i pulls node j through.
@@ -323,6 +324,7 @@ fn three_gates_share_one_headcount_through_partition_restart_rollback_fork_and_f
     // pinned key). Only gate-1 lists it, through a proxy the test re-points.
     let g9 = Node::init(root.path(), "gate-9");
     let g9_token = g9.issue_peer_token(&nodes[0]);
+    let g9_token_2 = g9.issue_peer_token(&nodes[1]);
     let copy = |to: &str| {
         let dir = root.path().join(to);
         std::fs::create_dir_all(&dir).expect("facility test step");
@@ -338,6 +340,10 @@ fn three_gates_share_one_headcount_through_partition_restart_rollback_fork_and_f
     cli(&g9f.config, &["ledger", "rotate-key"]);
     let g9_proxy = Proxy::start(Some(addr(g9a.port)));
     nodes[0].add_peer("gate-9", g9_proxy.port, &g9.vkey, &g9.witness, &g9_token);
+    // gate-2 also lists gate-9, and is shown the other copy: a split view, which gate-1 finds in the
+    // checkpoints gate-2 holds of the facility (gossip).
+    let g9_proxy_2 = Proxy::start(Some(addr(g9b.port)));
+    nodes[1].add_peer("gate-9", g9_proxy_2.port, &g9.vkey, &g9.witness, &g9_token_2);
     for n in [&mut g9a, &mut g9b, &mut g9f] {
         n.start();
     }
@@ -440,6 +446,9 @@ fn three_gates_share_one_headcount_through_partition_restart_rollback_fork_and_f
     // gate-9: first a consistent log, then a fork, then a checkpoint signed by another key.
     wait(30, "gate-1 to hold gate-9's log", || (nodes[0].rows_of("makala/gate-9") == g9a.size()).then_some(()));
     assert_eq!(g9a.size(), g9b.size(), "two copies, one entry each since: the same size");
+    wait(30, "gate-1 to see gate-9's split view through gate-2", || {
+        nodes[0].alarms().contains(&("peer_split_view".into(), "peer:gate-2".into())).then_some(())
+    });
     g9_proxy.point(Some(addr(g9b.port)));
     wait(30, "gate-1 to see gate-9's fork", || {
         nodes[0].alarms().contains(&("peer_fork".into(), "peer:gate-9".into())).then_some(())
