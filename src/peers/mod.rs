@@ -287,10 +287,14 @@ impl Sync {
             store.peer_accept(&peer.origin, from, &accepted, &entries)?;
             info!(peer = %peer.id, from, size = got.size, "peer entries verified and stored");
         }
-        // Cosign what is now accepted (again at each pull: the peer may have missed the last one).
-        let line = self.witness.cosign(&got, unix_seconds(self.clock.wall()));
-        if let Err(e) = peer.client.post_cosignature(got.size, &line) {
-            warn!(peer = %peer.id, cause = %e, "the cosignature was not taken");
+        // Cosign what is now accepted, unless the peer already serves our cosignature of it (it may have
+        // missed the last one: it is given again at every pull until it shows).
+        let ours = format!("\u{2014} {} ", self.witness.verifier().name());
+        if !note.contains(&ours) {
+            let line = self.witness.cosign(&got, unix_seconds(self.clock.wall()));
+            if let Err(e) = peer.client.post_cosignature(got.size, &line) {
+                warn!(peer = %peer.id, cause = %e, "the cosignature was not taken");
+            }
         }
         found.detected.extend(self.gossip(i, &store));
         Ok(found)
