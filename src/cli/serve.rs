@@ -67,10 +67,6 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
         println!("listening on {local}");
         let ticker = clock_checks(writer.clone());
         let (facility, gate) = tally::app::start(cfg, ctx.clock.clone(), &writer).context("starting the appliance")?;
-        let watchdog = notifier.watchdog_interval().map(|every| {
-            let (writer, notifier) = (writer.clone(), notifier.clone());
-            tokio::spawn(watchdog(writer, notifier, every))
-        });
         // The facility sync, when peers are configured; it never touches the lanes.
         let own_origin = writer_origin(&dir)?;
         let peers = tally::peers::Sync::new(cfg, &own_origin, ctx.clock.clone())
@@ -79,6 +75,10 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
                 info!(peers = cfg.peers.len(), every_s = cfg.sync_every.as_secs(), "facility sync started");
                 sync.spawn(writer.clone())
             });
+        let watchdog = notifier.watchdog_interval().map(|every| {
+            let (writer, notifier) = (writer.clone(), notifier.clone());
+            tokio::spawn(watchdog(writer, notifier, every))
+        });
         notifier.notify("READY=1");
         api::serve(listener, AppState::new(writer.clone(), dir.clone(), std::sync::Arc::new(facility)), stop).await?;
         notifier.notify("STOPPING=1");
