@@ -14,8 +14,9 @@
 //! 5. cosign the accepted checkpoint with our witness key and give the peer the cosignature. The witness
 //!    cosigns only checkpoints accepted in step 4, each consistent with every one accepted before it, so
 //!    it never cosigns two inconsistent heads of one log;
-//! 6. gossip: fetch the checkpoints the peer holds of the other logs and check those we can against
-//!    our own copies (`peer_split_view` when one log showed the peer another head than it showed us).
+//! 6. gossip: fetch the checkpoints the peer holds of the other logs and check them against our own
+//!    copies (`peer_split_view` when one log showed the peer another head than it showed us); a head
+//!    beyond what we hold of that log is kept and checked once we have pulled that far (step 4).
 //!
 //! A detection writes an `alarm` entry in our ledger (source `peer:<id>`), once per distinct piece of
 //! evidence (the bad note is kept in the store), and changes nothing of what we hold of the peer: its
@@ -37,7 +38,7 @@ use crate::clock::{self, Clock};
 use crate::config::{Config, PeerSetting};
 use crate::ledger::cosign::{CosignError, Witness, witness_name};
 use crate::ledger::entry::{Alarm, Event};
-use crate::ledger::note::{NoteError, Verifier};
+use crate::ledger::note::{Checkpoint, NoteError, Verifier};
 use crate::store::peers::{Evidence, HeldCheckpoint};
 use crate::store::{Open, Store, StoreError};
 use client::{ClientError, PeerClient};
@@ -286,6 +287,14 @@ impl Sync {
             let accepted = HeldCheckpoint { size: got.size, root: got.root, note: note.clone(), received: now() };
             store.peer_accept(&peer.origin, from, &accepted, &entries)?;
             info!(peer = %peer.id, from, size = got.size, "peer entries verified and stored");
+            // Heads of this log other peers relayed beyond what we held: checkable now.
+            let leaves = store.peer_leaves(&peer.origin)?;
+            for (size, root, via, relayed) in store.peer_claims_take(&peer.origin, got.size)? {
+                let claim = Checkpoint { origin: peer.origin.clone(), size, root };
+                if let Some(d) = verify::check_claim(&leaves, &claim, &via) {
+                    found.detected.push((d, relayed, size));
+                }
+            }
         }
         // Cosign what is now accepted, unless the peer already serves our cosignature of it (it may have
         // missed the last one: it is given again at every pull until it shows).
@@ -296,12 +305,12 @@ impl Sync {
                 warn!(peer = %peer.id, cause = %e, "the cosignature was not taken");
             }
         }
-        found.detected.extend(self.gossip(i, &store));
+        found.detected.extend(self.gossip(i, &mut store));
         Ok(found)
     }
 
     /// Checks the checkpoints peer `i` holds of the other peers against our copies.
-    fn gossip(&self, i: usize, store: &Store) -> Vec<(Detected, String, u64)> {
+    fn gossip(&self, i: usize, store: &mut Store) -> Vec<(Detected, String, u64)> {
         let peer = &self.peers[i];
         let held = match peer.client.facility_checkpoints() {
             Ok(h) => h,
@@ -318,7 +327,12 @@ impl Sync {
             // A relayed note that does not open proves nothing against its log (the relay may lie).
             let Ok(claim) = verify::open(&h.checkpoint, key) else { continue };
             let Ok(leaves) = store.peer_leaves(origin) else { continue };
-            if let Some(d) = verify::check_claim(&leaves, &claim, &peer.id) {
+            if claim.size > leaves.len() as u64 {
+                // Beyond what we hold: kept, and checked once we have pulled that far ourselves.
+                if let Err(e) = store.peer_claim_put(origin, claim.size, &claim.root, &peer.id, &h.checkpoint) {
+                    warn!(peer = %peer.id, cause = %e, "a relayed checkpoint could not be kept");
+                }
+            } else if let Some(d) = verify::check_claim(&leaves, &claim, &peer.id) {
                 out.push((d, h.checkpoint, claim.size));
             }
         }

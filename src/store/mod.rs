@@ -85,7 +85,8 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (person, finger)
     ) STRICT;",
     // 3: the facility's other appliances: their verified entries and checkpoints, last contact, evidence
-    // of misbehaviour, and the cosignatures they made of our checkpoints (see peers.rs).
+    // of misbehaviour, heads of a log relayed by another peer beyond what we hold (checked once we do),
+    // and the cosignatures they made of our checkpoints (see peers.rs).
     "CREATE TABLE peer_entries (
         origin TEXT NOT NULL,
         seq    INTEGER NOT NULL,
@@ -118,6 +119,14 @@ const MIGRATIONS: &[&str] = &[
         detail      TEXT NOT NULL,
         seen        TEXT NOT NULL,
         alarm_seq   INTEGER
+    ) STRICT;
+    CREATE TABLE peer_claims (
+        origin TEXT NOT NULL,
+        size   INTEGER NOT NULL,
+        root   BLOB NOT NULL,
+        via    TEXT NOT NULL,
+        note   TEXT NOT NULL,
+        PRIMARY KEY (origin, size, via)
     ) STRICT;
     CREATE TABLE cosignatures (
         size     INTEGER NOT NULL,

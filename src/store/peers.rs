@@ -4,7 +4,8 @@
 //! Guarantees: [`Store::peer_accept`] stores a peer's new entries and the checkpoint covering them in
 //! one transaction, only on top of exactly the size it was verified against (compare-and-swap), so a
 //! peer's copy is always a verified prefix of its log and never holds an entry twice. Evidence rows are
-//! unique by their fingerprint, so each distinct piece of evidence is recorded once. Verification itself
+//! unique by their fingerprint, so each distinct piece of evidence is recorded once. Heads of a log that
+//! another peer relayed beyond what we hold are kept until we hold that much. Verification itself
 //! is not here ([`crate::peers`]).
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
@@ -213,6 +214,49 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Keeps a verified head of `origin` relayed by the peer `via` that is beyond what we hold, to be
+    /// checked once we hold that much (one per log, size and relay).
+    pub fn peer_claim_put(
+        &mut self,
+        origin: &str,
+        size: u64,
+        root: &Hash,
+        via: &str,
+        note: &str,
+    ) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO peer_claims (origin, size, root, via, note) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![origin, size as i64, &root[..], via, note],
+        )?;
+        Ok(())
+    }
+
+    /// Takes (returns and forgets) the relayed heads of `origin` at sizes up to `size`: (size, root, via, note).
+    pub fn peer_claims_take(
+        &mut self,
+        origin: &str,
+        size: u64,
+    ) -> Result<Vec<(u64, Hash, String, String)>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let claims = {
+            let mut st = tx.prepare_cached(
+                "SELECT size, root, via, note FROM peer_claims WHERE origin = ?1 AND size <= ?2 ORDER BY size",
+            )?;
+            let rows = st.query_map(params![origin, size as i64], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (s, root, via, note) = row?;
+                out.push((s as u64, hash_of(root)?, via, note));
+            }
+            out
+        };
+        tx.execute("DELETE FROM peer_claims WHERE origin = ?1 AND size <= ?2", params![origin, size as i64])?;
+        tx.commit()?;
+        Ok(claims)
+    }
+
     /// Keeps a witness's cosignature of our checkpoint at `size` (one per witness and size).
     pub fn cosignature_put(&mut self, size: u64, witness: &str, line: &str, at: &str) -> Result<(), StoreError> {
         self.conn.execute(
@@ -260,6 +304,10 @@ mod tests {
         assert_eq!(s.peer_evidence_of("f/a").unwrap(), vec![e]);
         s.peer_contact("f/a", "t1", None, Some(3)).unwrap();
         s.peer_contact("f/a", "t2", Some("refused"), None).unwrap();
+        s.peer_claim_put("f/b", 5, &[2; 32], "gate-3", "n5").unwrap();
+        s.peer_claim_put("f/b", 9, &[3; 32], "gate-3", "n9").unwrap();
+        assert_eq!(s.peer_claims_take("f/b", 6).unwrap(), vec![(5, [2; 32], "gate-3".into(), "n5".into())]);
+        assert!(s.peer_claims_take("f/b", 6).unwrap().is_empty(), "taken once");
         let c = s.peer_contact_of("f/a").unwrap();
         assert_eq!(
             (c.last_contact.as_deref(), c.last_error.as_deref(), c.announced),
