@@ -153,23 +153,27 @@ impl Sync {
                 if self.peers[i].next_try > Instant::now() {
                     continue;
                 }
-                self = self.pull_and_alarm(i, &writer).await;
+                match self.pull_and_alarm(i, &writer).await {
+                    Some(s) => self = s,
+                    None => {
+                        tracing::error!("the facility sync stopped: a pull panicked");
+                        return;
+                    }
+                }
             }
         }
     }
 
     /// Pulls peer `i` on the blocking pool, then writes the alarms of what it found.
-    async fn pull_and_alarm(self, i: usize, writer: &Writer) -> Sync {
+    async fn pull_and_alarm(self, i: usize, writer: &Writer) -> Option<Sync> {
         let joined = tokio::task::spawn_blocking(move || {
             let mut s = self;
             let r = s.pull(i);
             (s, r)
         })
         .await;
-        let Ok((mut s, result)) = joined else {
-            // The blocking task panicked: the sync cannot go on without its state.
-            panic!("the peer sync task panicked");
-        };
+        // A pull that panicked took the sync's state with it: the caller stops the sync.
+        let (mut s, result) = joined.ok()?;
         let peer = &mut s.peers[i];
         match result {
             Ok(found) => {
@@ -198,7 +202,7 @@ impl Sync {
                 .await;
             }
         }
-        s
+        Some(s)
     }
 
     /// Writes the alarm for `d` unless this evidence is known, then records the evidence.
