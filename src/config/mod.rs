@@ -27,6 +27,9 @@
 //!
 //! [access]                      # anti-passback and [[access.rule]]s; see [`access`]
 //! anti_passback = "hard"
+//!
+//! [[peer]]                      # the facility's other appliances; see [`peers`]
+//! id = "gate-south-1"
 //! ```
 
 use std::net::SocketAddr;
