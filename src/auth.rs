@@ -25,10 +25,12 @@ pub enum Role {
     Auditor,
     /// Administrator of the appliance.
     Admin,
+    /// Another appliance of the facility: reads the ledger and gives cosignatures, nothing else.
+    Peer,
 }
 
 /// Every role.
-pub const ROLES: [Role; 5] = [Role::Guard, Role::Enroller, Role::Supervisor, Role::Auditor, Role::Admin];
+pub const ROLES: [Role; 6] = [Role::Guard, Role::Enroller, Role::Supervisor, Role::Auditor, Role::Admin, Role::Peer];
 
 /// Something a request may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +59,8 @@ pub enum Action {
     CountRollcall,
     /// Read the API's OpenAPI document.
     ReadApiDocs,
+    /// Give a witness cosignature of our checkpoint (peers).
+    Cosign,
 }
 
 impl Role {
@@ -68,6 +72,7 @@ impl Role {
             Role::Supervisor => "supervisor",
             Role::Auditor => "auditor",
             Role::Admin => "admin",
+            Role::Peer => "peer",
         }
     }
 
@@ -80,13 +85,14 @@ impl Role {
     pub fn may(self, action: Action) -> bool {
         use Role::*;
         match action {
-            Action::ReadLedger => matches!(self, Supervisor | Auditor | Admin),
+            Action::ReadLedger => matches!(self, Supervisor | Auditor | Admin | Peer),
+            Action::Cosign => matches!(self, Peer),
             Action::WriteNote => matches!(self, Guard | Enroller | Supervisor | Admin),
             Action::ReadPeople => matches!(self, Guard | Enroller | Supervisor | Admin),
             Action::WritePeople | Action::Enrol => matches!(self, Enroller | Supervisor | Admin),
             Action::ChangeStatus | Action::RunRollcall => matches!(self, Supervisor | Admin),
             Action::ReadLanes | Action::Override | Action::CountRollcall => matches!(self, Guard | Supervisor | Admin),
-            Action::ReadCounts | Action::ReadApiDocs => true,
+            Action::ReadCounts | Action::ReadApiDocs => !matches!(self, Peer),
         }
     }
 }
@@ -129,7 +135,7 @@ pub enum AuthError {
     #[error("token name {0:?} must be 1 to 64 letters, digits, '.', '_', '-' or '@'")]
     BadName(String),
     /// No such role.
-    #[error("unknown role {0:?}; roles are guard, enroller, supervisor, auditor, admin")]
+    #[error("unknown role {0:?}; roles are guard, enroller, supervisor, auditor, admin, peer")]
     BadRole(String),
     /// The random generator failed.
     #[error("the system random generator failed")]
@@ -205,6 +211,15 @@ mod tests {
         assert!(Role::Guard.may(Action::Override) && !Role::Guard.may(Action::Enrol));
         assert!(Role::Enroller.may(Action::Enrol) && !Role::Enroller.may(Action::RunRollcall));
         assert!(Role::Supervisor.may(Action::RunRollcall) && Role::Supervisor.may(Action::ChangeStatus));
+    }
+
+    #[test]
+    fn peers_read_the_ledger_and_cosign_only() {
+        assert!(Role::Peer.may(Action::ReadLedger) && Role::Peer.may(Action::Cosign));
+        for a in [Action::ReadPeople, Action::ReadCounts, Action::WriteNote, Action::Override, Action::ReadLanes] {
+            assert!(!Role::Peer.may(a), "{a:?}");
+        }
+        assert!(!Role::Admin.may(Action::Cosign), "only another appliance cosigns");
     }
 
     #[test]

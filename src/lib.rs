@@ -20,6 +20,8 @@
 //! - [`api`]: the axum routes, their errors and the ledger writer task behind them.
 //! - [`offsite`]: encrypted off-site copies onto removable media, and restore onto a replacement as a new
 //!   epoch of the record.
+//! - [`peers`]: the facility of gates: the other appliances' ledgers pulled, verified, kept and cosigned,
+//!   and the facility-wide headcount.
 //! - [`provision`]: first-boot provisioning: configuration, ledger, keys and the first admin token.
 //! - [`doctor`]: `tally doctor`'s checks of an installed appliance, each with a plain-language fix.
 //! - [`demo`]: `tally demo`'s synthetic prison, gate traffic and roll-call, on simulated devices.
@@ -39,6 +41,7 @@ pub mod gate;
 pub mod ledger;
 pub mod offsite;
 pub mod parallel;
+pub mod peers;
 pub mod people;
 pub mod policy;
 pub mod provision;

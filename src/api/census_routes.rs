@@ -104,19 +104,7 @@ pub async fn headcount(
 ) -> Result<axum::Json<HeadcountView>, ApiError> {
     let facility = state.facility();
     let (count, size) = state.census(|c| (c.headcount(), c.next_seq()));
-    let mut zones: Vec<ZoneCountView> = facility
-        .config
-        .zones
-        .iter()
-        .map(|z| ZoneCountView {
-            zone: z.id.clone(),
-            name: z.name.clone(),
-            total: 0,
-            inmates: 0,
-            staff: 0,
-            visitors: 0,
-        })
-        .collect();
+    let mut zones = zero_counts(&facility.config);
     for counted in count.zones {
         let by = |c| counted.by_category.get(&c).copied().unwrap_or(0);
         use crate::people::Category::*;
@@ -341,4 +329,20 @@ pub async fn events(
     });
     let stream = tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), Ok);
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// Every configured zone with no one counted yet, in configuration order.
+pub(super) fn zero_counts(config: &crate::config::Config) -> Vec<ZoneCountView> {
+    config
+        .zones
+        .iter()
+        .map(|z| ZoneCountView {
+            zone: z.id.clone(),
+            name: z.name.clone(),
+            total: 0,
+            inmates: 0,
+            staff: 0,
+            visitors: 0,
+        })
+        .collect()
 }

@@ -118,6 +118,8 @@ permissions! {
     CountRollcall,
     /// Reading the OpenAPI document.
     ReadApiDocs,
+    /// Giving a cosignature.
+    Cosign,
 }
 
 /// A caller whose token's role may do `P`. Extracted before the body and the query, so a caller without

@@ -21,9 +21,10 @@ const MAX_PAGE: u64 = 1000;
 const MAX_SEQ: u64 = i64::MAX as u64;
 /// `GET /api/v1/ledger/checkpoint`: the latest signed checkpoint, as C2SP text.
 #[utoipa::path(get, path = "/api/v1/ledger/checkpoint", tag = "ledger",
-    responses((status = 200, description = "the latest signed checkpoint (C2SP signed note)", content_type = "text/plain")))]
+    responses((status = 200, description = "the latest signed checkpoint (C2SP signed note), with the cosignatures of the facility's other appliances (cosignature/v1) appended", content_type = "text/plain")))]
 pub async fn checkpoint(State(state): State<AppState>, _: Caller<ReadLedger>) -> Result<impl IntoResponse, ApiError> {
-    let (_, note) = state.with_reader(|r| r.latest_checkpoint()).await?;
+    let (size, note) = state.with_reader(|r| r.latest_checkpoint()).await?;
+    let note = super::peer_routes::with_cosignatures(&state, size, note).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note))
 }
 

@@ -7,6 +7,8 @@
 //! - [`lanes`]: the lanes' state and officers' overrides;
 //! - [`ledger_routes`]: checkpoints, entries, proofs, notes; [`ledger_export`]: the auditor's export as
 //!   one tar file;
+//! - [`peer_routes`]: the facility: cosignatures from the other appliances, the checkpoints held of
+//!   every appliance, the facility-wide headcount;
 //! - [`session`]: who holds a token and what their role may do (for the pages);
 //! - [`pages`]: the web pages, static files built into the binary, served outside the API's document;
 //! - [`openapi`]: the OpenAPI 3 document, generated from the handlers' annotations by utoipa, and the
@@ -26,6 +28,7 @@ mod ledger_export;
 mod ledger_routes;
 mod openapi;
 pub mod pages;
+mod peer_routes;
 mod people;
 mod photos;
 mod rollcalls;

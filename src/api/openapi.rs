@@ -13,7 +13,9 @@ use utoipa_axum::routes;
 use super::error::ErrorBody;
 use super::extract::{Caller, ReadApiDocs};
 use super::{AppState, MAX_BODY_BYTES, MAX_IMAGE_BODY_BYTES};
-use super::{census_routes, fingers, lanes, ledger_export, ledger_routes, people, photos, rollcalls, session};
+use super::{
+    census_routes, fingers, lanes, ledger_export, ledger_routes, peer_routes, people, photos, rollcalls, session,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -30,6 +32,7 @@ use super::{census_routes, fingers, lanes, ledger_export, ledger_routes, people,
         (name = "rollcalls", description = "Roll-calls"),
         (name = "lanes", description = "Lanes and overrides"),
         (name = "ledger", description = "The signed ledger"),
+        (name = "facility", description = "The facility's appliances: cosignatures, their checkpoints, the facility headcount"),
         (name = "session", description = "Who holds a token, and what their role may do"),
     )
 )]
@@ -74,6 +77,9 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(ledger_routes::inclusion))
         .routes(routes!(ledger_routes::consistency))
         .routes(routes!(ledger_routes::post_note))
+        .routes(routes!(peer_routes::post_cosignature))
+        .routes(routes!(peer_routes::checkpoints))
+        .routes(routes!(peer_routes::headcount))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
     // Routes that take a fingerprint image or a photo.
     let images = OpenApiRouter::new()

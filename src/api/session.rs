@@ -11,7 +11,7 @@ use super::extract::Authenticated;
 use crate::auth::Action;
 
 /// Every action, by the name the session answers.
-const ACTIONS: [(&str, Action); 12] = [
+const ACTIONS: [(&str, Action); 13] = [
     ("read_ledger", Action::ReadLedger),
     ("write_note", Action::WriteNote),
     ("read_people", Action::ReadPeople),
@@ -24,6 +24,7 @@ const ACTIONS: [(&str, Action); 12] = [
     ("run_rollcall", Action::RunRollcall),
     ("count_rollcall", Action::CountRollcall),
     ("read_api_docs", Action::ReadApiDocs),
+    ("cosign", Action::Cosign),
 ];
 
 /// The holder of a token.
@@ -31,11 +32,11 @@ const ACTIONS: [(&str, Action); 12] = [
 pub struct SessionView {
     /// The token's name (the officer, as the ledger names them).
     pub name: String,
-    /// `guard`, `enroller`, `supervisor`, `auditor` or `admin`.
+    /// `guard`, `enroller`, `supervisor`, `auditor`, `admin` or `peer`.
     pub role: String,
     /// What the role may do: `read_ledger`, `write_note`, `read_people`, `write_people`, `enrol`,
     /// `change_status`, `read_lanes`, `override`, `read_counts`, `run_rollcall`, `count_rollcall`,
-    /// `read_api_docs`.
+    /// `read_api_docs`, `cosign`.
     pub may: Vec<String>,
     /// The facility, as every page names it.
     pub facility: FacilityView,

@@ -60,6 +60,9 @@ pub enum LedgerCommand {
     },
     /// Replace the signing key; the rotation is recorded in the ledger.
     RotateKey,
+    /// Print the keys the facility's other appliances pin in their `[[peer]]` entry for this one: the
+    /// ledger verifier key (`vkey ...`) and the witness key (`witness ...`, made if absent).
+    PeerKeys,
     /// Measure appends, verification and proofs; prints a table.
     Bench(super::bench::BenchArgs),
 }
@@ -124,6 +127,14 @@ pub fn run(ctx: &Ctx, cmd: LedgerCommand) -> anyhow::Result<()> {
         LedgerCommand::RotateKey => {
             let (a, vkey) = open_ledger(ctx)?.rotate_key()?;
             println!("new signing key from entry {}: {vkey}", a.seqs.first().copied().unwrap_or_default());
+        }
+        LedgerCommand::PeerKeys => {
+            let mut r = reader()?;
+            let vkey = r.verifier_keys()?.pop().unwrap_or_default();
+            let origin = r.latest_checkpoint()?.1.lines().next().unwrap_or_default().to_owned();
+            let witness = tally::peers::witness(dir, &origin)?;
+            println!("vkey {vkey}");
+            println!("witness {}", witness.verifier().to_vkey());
         }
         LedgerCommand::Bench(args) => super::bench::run(ctx, args)?,
     }

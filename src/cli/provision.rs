@@ -80,6 +80,10 @@ fn print_report(p: &Provisioned) {
     println!("C2SP/sumdb tools); an export that does not verify with it was not signed by this appliance.");
     println!("{}", p.vkey);
     println!();
+    println!("For the facility's other appliances ([[peer]] of this one, see `tally ledger peer-keys`):");
+    println!("vkey {}", p.vkey);
+    println!("witness {}", p.witness);
+    println!();
     println!("Next: check {} (lanes, zones, access rules); for a lane added later, run", p.config_file.display());
     println!("`tally provision --force` to make its key. Then: systemctl enable --now tally");
 }

@@ -1,7 +1,7 @@
 //! `tally serve`: opens (or on first start creates) the ledger, records the boot, serves the API (with
 //! the retention rule's task when `[retention]` is set), and on SIGINT or SIGTERM finishes the requests
 //! in flight and records the shutdown. With `[offsite] dir` set, it also writes the scheduled off-site
-//! copies ([`tally::offsite::schedule`]).
+//! copies ([`tally::offsite::schedule`]); with `[[peer]]`s, it runs the facility sync ([`tally::peers`]).
 //!
 //! Under systemd (`Type=notify`, `WatchdogSec=`) it says READY=1 once the lanes run and the API listens,
 //! WATCHDOG=1 after each round trip through the ledger writer (so a writer that hangs gets the service
@@ -83,6 +83,14 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
             let (gallery, clock) = (facility.gallery.clone(), ctx.clock.clone());
             purge::spawn(dir.clone(), clock, cfg.retention, gallery, purge::Schedule::default(), Arc::new(catch_up))
         });
+        // The facility sync, when peers are configured; it never touches the lanes.
+        let own_origin = writer_origin(&dir)?;
+        let peers = tally::peers::Sync::new(cfg, &own_origin, ctx.clock.clone())
+            .context("starting the facility sync")?
+            .map(|sync| {
+                info!(peers = cfg.peers.len(), every_s = cfg.sync_every.as_secs(), "facility sync started");
+                sync.spawn(writer.clone())
+            });
         let watchdog = notifier.watchdog_interval().map(|every| {
             let (writer, notifier) = (writer.clone(), notifier.clone());
             tokio::spawn(watchdog(writer, notifier, every))
@@ -100,6 +108,9 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
         if let Some(o) = offsite {
             o.abort();
         }
+        if let Some(p) = peers {
+            p.abort();
+        }
         if let Some(r) = retention {
             r.stop().await;
         }
@@ -110,6 +121,14 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     writer_thread.join().map_err(|_| anyhow::anyhow!("the ledger writer panicked"))?;
     info!("stopped");
     Ok(())
+}
+
+/// The origin of the ledger in `dir`; the witness key is made (at the first start) under its name.
+fn writer_origin(dir: &std::path::Path) -> anyhow::Result<String> {
+    let (_, note) = tally::ledger::LedgerReader::open(dir)?.latest_checkpoint()?;
+    let origin = note.lines().next().unwrap_or_default().to_owned();
+    tally::peers::witness(dir, &origin).context("reading or making the witness key")?;
+    Ok(origin)
 }
 
 /// Pings systemd's watchdog every `every`, each time after an empty append has gone through the ledger

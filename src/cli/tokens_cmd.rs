@@ -10,7 +10,7 @@ use tally::store::{Open, Store};
 pub enum TokensCommand {
     /// Create a token; it is printed once and stored only as a hash.
     Create {
-        /// guard, enroller, supervisor, auditor or admin.
+        /// guard, enroller, supervisor, auditor, admin, or peer (another appliance of the facility).
         #[arg(long)]
         role: String,
         /// Who holds it (an officer's id); written into the ledger as the author of what it does.

@@ -32,6 +32,8 @@
 //! templates_after_release = "365d"
 //! [offsite]                     # encrypted off-site copies; see [`offsite`]
 //! recipients = ["age1…"]
+//! [[peer]]                      # the facility's other appliances; see [`peers`]
+//! id = "gate-south-1"
 //! ```
 
 use std::net::SocketAddr;
@@ -43,11 +45,13 @@ use toml::Spanned;
 pub mod access;
 pub mod lanes;
 pub mod offsite;
+pub mod peers;
 pub mod retention;
 
 pub use access::{AccessSetting, AntiPassback, Hours, RuleSetting, ZoneSet, ZoneSetting};
 pub use lanes::{LaneSetting, ReaderSetting};
 pub use offsite::OffsiteSetting;
+pub use peers::PeerSetting;
 pub use retention::RetentionSetting;
 
 /// Default data directory, relative to the working directory.
@@ -110,6 +114,10 @@ pub struct Config {
     pub retention: RetentionSetting,
     /// Off-site copies: recipients, medium, schedule.
     pub offsite: OffsiteSetting,
+    /// The facility's other appliances, pulled and cosigned; see [`peers`].
+    pub peers: Vec<PeerSetting>,
+    /// How often each peer is pulled.
+    pub sync_every: std::time::Duration,
 }
 
 impl Default for Config {
@@ -127,6 +135,8 @@ impl Default for Config {
             access: AccessSetting::default(),
             retention: RetentionSetting::default(),
             offsite: OffsiteSetting::default(),
+            peers: Vec::new(),
+            sync_every: peers::DEFAULT_SYNC_EVERY,
         }
     }
 }
@@ -151,6 +161,10 @@ struct Raw {
     retention: retention::RawRetention,
     #[serde(default)]
     offsite: offsite::RawOffsite,
+    #[serde(default)]
+    peer: Vec<Spanned<peers::RawPeer>>,
+    #[serde(default)]
+    peers: peers::RawPeers,
 }
 
 #[derive(Deserialize, Default)]
@@ -254,6 +268,8 @@ impl Config {
         c.access = raw.access.validate(declared.then_some(c.zones.as_slice()), &c.outside).map_err(refused)?;
         c.retention = raw.retention.validate().map_err(refused)?;
         c.offsite = raw.offsite.validate().map_err(refused)?;
+        c.peers = peers::validate(raw.peer, c.appliance_id.as_deref()).map_err(refused)?;
+        c.sync_every = raw.peers.validate().map_err(refused)?;
         Ok(c)
     }
 

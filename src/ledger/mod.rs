@@ -5,7 +5,7 @@
 //! the store keeps it. Parts:
 //! - [`entry`]: the kinds of entry and their canonical bytes;
 //! - [`merkle`]: tree hashing, proofs and their verification;
-//! - [`note`]: signed checkpoints and verifier keys;
+//! - [`note`]: signed checkpoints and verifier keys; [`cosign`]: witness cosignatures (cosignature/v1);
 //! - [`keys`]: the private key files;
 //! - [`reader`]: read-only access (checkpoints, entries, proofs) for the API and the CLI;
 //! - [`export`] and [`verify`]: the auditor's export directory and its verification;
@@ -27,6 +27,7 @@
 //! state on disk is not known (I/O error, disk full, corrupt file) and writers must stop and reopen;
 //! anything else fails the one request.
 
+pub mod cosign;
 pub mod entry;
 mod entry_restore;
 pub mod epochs;

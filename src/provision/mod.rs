@@ -82,6 +82,8 @@ pub enum Part {
     LedgerKey,
     /// The template encryption key.
     TemplateKey,
+    /// The witness key, which cosigns the facility's other appliances' checkpoints.
+    WitnessKey,
     /// A controller's secure channel key, for these lanes.
     Scbk(Vec<String>),
 }
@@ -93,6 +95,7 @@ impl std::fmt::Display for Part {
             Part::Ledger => f.write_str("ledger database"),
             Part::LedgerKey => f.write_str("ledger signing key"),
             Part::TemplateKey => f.write_str("template encryption key"),
+            Part::WitnessKey => f.write_str("witness (cosigning) key"),
             Part::Scbk(lanes) => write!(f, "OSDP secure channel key (SCBK) of lane {}", lanes.join(", ")),
         }
     }
@@ -126,6 +129,8 @@ pub struct Provisioned {
     pub admin_token: Secret,
     /// The ledger's current verifier key, for auditors.
     pub vkey: String,
+    /// The witness key, for the facility's other appliances (`[[peer]] witness`).
+    pub witness: String,
 }
 
 /// Why provisioning refused or failed.
@@ -183,6 +188,9 @@ pub enum ProvisionError {
     /// The template key could not be made or read.
     #[error(transparent)]
     Vault(#[from] VaultError),
+    /// The witness key could not be made or read.
+    #[error(transparent)]
+    Witness(#[from] crate::ledger::cosign::CosignError),
     /// A controller's key could not be made or read.
     #[error("secure channel key {path}: {source}")]
     Scbk {
@@ -315,6 +323,12 @@ pub fn provision(req: &Request, clock: Arc<dyn Clock>) -> Result<Provisioned, Pr
     if !had_key {
         created.push(Item { part: Part::TemplateKey, path: key_file });
     }
+    let witness_file = data_dir.join(crate::ledger::cosign::WITNESS_KEY_FILE);
+    let had_witness = std::fs::symlink_metadata(&witness_file).is_ok();
+    let witness = crate::peers::witness(&data_dir, &origin)?.verifier().to_vkey();
+    if !had_witness {
+        created.push(Item { part: Part::WitnessKey, path: witness_file });
+    }
 
     // 6. One SCBK per controller key file the lanes name.
     for (lanes, path) in &scbks {
@@ -336,7 +350,7 @@ pub fn provision(req: &Request, clock: Arc<dyn Clock>) -> Result<Provisioned, Pr
     give_to_owner(&data_dir, scbks.iter().map(|(_, p)| p.as_path()))?;
 
     let kept = existing;
-    Ok(Provisioned { config_file, config, origin, created, kept, admin_name, admin_token, vkey })
+    Ok(Provisioned { config_file, config, origin, created, kept, admin_name, admin_token, vkey, witness })
 }
 
 /// With `force`: what is kept must work with the configuration — the ledger of its facility and appliance,
@@ -429,6 +443,7 @@ fn existing(
         add(Part::LedgerKey, path);
     }
     add(Part::TemplateKey, Vault::key_path(data_dir));
+    add(Part::WitnessKey, data_dir.join(crate::ledger::cosign::WITNESS_KEY_FILE));
     for (lanes, path) in scbks {
         add(Part::Scbk(lanes.clone()), path.clone());
     }

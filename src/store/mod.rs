@@ -5,12 +5,13 @@
 //! each part typed operations grouped by the guarantee they give: the ledger's append transaction
 //! ([`ledger::LedgerTx`], durable once `commit` returns), consistent read snapshots
 //! ([`ledger::LedgerView`]), API tokens ([`tokens`]), the register of people and their sealed templates
-//! ([`people`]), what the retention rule reads and deletes ([`retention`]), and the register read and
-//! written whole for off-site copies and restores ([`offsite`]). It knows nothing of hashing, signing or
-//! encryption.
+//! ([`people`]), what the retention rule reads and deletes ([`retention`]), the register read and
+//! written whole for off-site copies and restores ([`offsite`]), and what the facility's other
+//! appliances sent ([`peers`]). It knows nothing of hashing, signing or encryption.
 
 pub mod ledger;
 pub mod offsite;
+pub mod peers;
 pub mod people;
 pub mod retention;
 pub mod tokens;
@@ -86,6 +87,57 @@ const MIGRATIONS: &[&str] = &[
         sealed  BLOB NOT NULL,
         created TEXT NOT NULL,
         UNIQUE (person, finger)
+    ) STRICT;",
+    // 3: the facility's other appliances: their verified entries and checkpoints, last contact, evidence
+    // of misbehaviour, heads of a log relayed by another peer beyond what we hold (checked once we do),
+    // and the cosignatures they made of our checkpoints (see peers.rs).
+    "CREATE TABLE peer_entries (
+        origin TEXT NOT NULL,
+        seq    INTEGER NOT NULL,
+        kind   TEXT NOT NULL,
+        bytes  BLOB NOT NULL,
+        leaf   BLOB NOT NULL,
+        PRIMARY KEY (origin, seq)
+    ) STRICT;
+    CREATE TABLE peer_checkpoints (
+        origin   TEXT NOT NULL,
+        size     INTEGER NOT NULL,
+        root     BLOB NOT NULL,
+        note     TEXT NOT NULL,
+        received TEXT NOT NULL,
+        PRIMARY KEY (origin, size)
+    ) STRICT;
+    CREATE TABLE peer_contacts (
+        origin       TEXT PRIMARY KEY,
+        last_attempt TEXT,
+        last_contact TEXT,
+        last_error   TEXT,
+        announced    INTEGER
+    ) STRICT;
+    CREATE TABLE peer_evidence (
+        id          INTEGER PRIMARY KEY,
+        origin      TEXT NOT NULL,
+        code        TEXT NOT NULL,
+        fingerprint BLOB NOT NULL UNIQUE,
+        note        TEXT NOT NULL,
+        detail      TEXT NOT NULL,
+        seen        TEXT NOT NULL,
+        alarm_seq   INTEGER
+    ) STRICT;
+    CREATE TABLE peer_claims (
+        origin TEXT NOT NULL,
+        size   INTEGER NOT NULL,
+        root   BLOB NOT NULL,
+        via    TEXT NOT NULL,
+        note   TEXT NOT NULL,
+        PRIMARY KEY (origin, size, via)
+    ) STRICT;
+    CREATE TABLE cosignatures (
+        size     INTEGER NOT NULL,
+        witness  TEXT NOT NULL,
+        line     TEXT NOT NULL,
+        received TEXT NOT NULL,
+        PRIMARY KEY (size, witness)
     ) STRICT;",
 ];
 

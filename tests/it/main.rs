@@ -11,6 +11,7 @@ mod crash_startup;
 mod demo;
 mod devices;
 mod doctor;
+mod facility;
 mod fingerprint_cli;
 mod fingerprint_formats;
 mod fingerprint_index;

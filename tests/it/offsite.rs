@@ -64,6 +64,24 @@ fn ok(out: std::process::Output, what: &str) -> String {
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
+/// Starts `tally serve` on `config` and `data`, and reads its first line ("listening on …").
+fn serve(config: &Path, data: &Path, log: &str, stderr: Stdio) -> (std::process::Child, String) {
+    let mut child = Command::new(tally_bin())
+        .arg("--config")
+        .arg(config)
+        .arg("--data-dir")
+        .arg(data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("TALLY_LOG", log)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("serve");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("listening");
+    (child, line)
+}
+
 fn the_copy(usb: &Path) -> PathBuf {
     let copies: Vec<PathBuf> = std::fs::read_dir(usb)
         .expect("usb")
@@ -334,19 +352,7 @@ fn serve_writes_a_scheduled_copy_when_the_medium_is_there_and_records_it() {
     let (data, usb) = (tmp.path().join("data"), tmp.path().join("usb"));
     let config =
         write_config(tmp.path(), &[&public], &format!("dir = {:?}\nevery = \"3s\"\n", usb.display().to_string()));
-    let mut child = Command::new(tally_bin())
-        .arg("--config")
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("TALLY_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("listening");
+    let (mut child, line) = serve(&config, &data, "warn", Stdio::inherit());
     assert!(line.starts_with("listening on "), "{line}");
 
     // No medium yet: nothing happens. Then it is "mounted".
@@ -419,19 +425,7 @@ fn a_failed_scheduled_copy_raises_an_alarm_and_the_service_goes_on() {
         &["age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq"],
         &format!("dir = {:?}\nevery = \"2s\"\n", usb.display().to_string()),
     );
-    let mut child = Command::new(tally_bin())
-        .arg("--config")
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("TALLY_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("listening");
+    let (mut child, line) = serve(&config, &data, "error", Stdio::null());
     let addr = line.trim().strip_prefix("listening on ").expect("address").to_owned();
     let deadline = Instant::now() + Duration::from_secs(30);
     let alarm = loop {

@@ -1,6 +1,8 @@
 // The headcount board: everyone inside, each zone by category (a zone opens to its occupants), who is
 // out of the facility and why, and a chart of the day's count drawn from GET /api/v1/headcount/history.
 // It reads again whenever the ledger grows; any role may see it (names only for roles that read the register).
+// With other gates configured, a section shows the whole facility (GET /api/v1/facility/headcount): the
+// count over every gate's log, and each gate's sync state and alarms.
 
 import { t, locale } from '/assets/i18n.js';
 import { api, h, s, fill, when, problem, onLedger, local, localMidnight } from '/assets/core.js';
@@ -13,6 +15,7 @@ export async function show(main) {
   const occupants = h('section', { class: 'occupants', id: 'occupants' });
   const away = h('tbody', { id: 'away' });
   const chart = h('figure', { class: 'chart', id: 'chart' });
+  const facility = h('section', { id: 'facility' });
   let open = null;
 
   fill(
@@ -21,6 +24,7 @@ export async function show(main) {
     h('div', { class: 'board' },
       h('section', { class: 'card' }, h('h2', { text: t('headcount.inside') }), total, updated),
       h('section', { class: 'card wide' }, h('h2', { text: t('headcount.today') }), chart)),
+    facility,
     h('section', {}, h('h2', { text: t('headcount.zones') }),
       h('table', { class: 'grid' },
         h('thead', {}, h('tr', {}, ['headcount.zone', 'category.inmate.plural', 'category.staff.plural', 'category.visitor.plural', 'headcount.total'].map((k) => h('th', { scope: 'col', text: t(k) })))),
@@ -64,10 +68,33 @@ export async function show(main) {
     }) : h('tr', {}, h('td', { colspan: 5, text: t('headcount.nobody_away') })));
     if (hist.ok) drawChart(chart, hist.data);
     if (open) showOccupants(open);
+    const f = await api('GET', '/api/v1/facility/headcount');
+    if (f.ok && f.data.appliances.length > 1) drawFacility(facility, f.data);
   }
 
   await refresh();
   return onLedger(refresh);
+}
+
+/** The whole facility: the count over every gate's log, and each gate as this one holds it. */
+function drawFacility(section, f) {
+  const state = (a) => {
+    if (a.alarms.length) return h('span', { class: 'bad', text: a.alarms.map((x) => t('headcount.gate_alarm', { code: x.code })).join(' · ') });
+    if (a.this) return t('headcount.gate_this');
+    return a.behind ? t('headcount.gate_behind', { n: a.announced }) : t('headcount.gate_current');
+  };
+  fill(section, h('h2', { text: t('headcount.facility') }),
+    h('p', { class: 'strong', text: t('headcount.facility_inside', { n: f.inside, gates: f.appliances.length }) }),
+    h('table', { class: 'grid' },
+      h('thead', {}, h('tr', {}, ['headcount.zone', 'category.inmate.plural', 'category.staff.plural', 'category.visitor.plural', 'headcount.total'].map((k) => h('th', { scope: 'col', text: t(k) })))),
+      h('tbody', {}, f.zones.map((z) => h('tr', {}, h('th', { scope: 'row', text: z.name }),
+        h('td', { text: z.inmates }), h('td', { text: z.staff }), h('td', { text: z.visitors }), h('td', { class: 'strong', text: z.total }))))),
+    h('table', { class: 'grid' },
+      h('thead', {}, h('tr', {}, ['headcount.gate', 'headcount.gate_entries', 'headcount.gate_contact', 'headcount.gate_state'].map((k) => h('th', { scope: 'col', text: t(k) })))),
+      h('tbody', {}, f.appliances.map((a) => h('tr', { class: a.alarms.length ? 'bad' : '' },
+        h('th', { scope: 'row', text: a.appliance }), h('td', { text: a.size }),
+        h('td', { text: a.this ? '' : (a.last_contact ? when(a.last_contact, true) : t('headcount.gate_never')) }),
+        h('td', {}, state(a)))))));
 }
 
 /** A step chart of today's count, in inline SVG: from midnight when the count then is known, else from the

@@ -142,6 +142,11 @@ const en = {
   'headcount.unaccounted': 'UNACCOUNTED: outside without a reason',
   'headcount.chart_label': 'Count inside today: {n} changes, {now} now, highest {max}',
   'headcount.chart_caption': '{n} changes since midnight; {now} inside now.',
+  'headcount.facility': 'Whole facility (every gate)',
+  'headcount.facility_inside': '{n} inside across {gates} gates',
+  'headcount.gate': 'Gate', 'headcount.gate_entries': 'Entries held', 'headcount.gate_contact': 'Last contact', 'headcount.gate_state': 'State',
+  'headcount.gate_this': 'this gate', 'headcount.gate_current': 'up to date', 'headcount.gate_behind': 'behind ({n} announced)',
+  'headcount.gate_never': 'never', 'headcount.gate_alarm': 'ALARM: {code}',
 
   'rollcall.title': 'Roll-calls',
   'rollcall.all': 'All roll-calls',
@@ -392,6 +397,11 @@ const fr = {
   'headcount.unaccounted': 'INTROUVABLE : dehors sans motif',
   'headcount.chart_label': 'Effectif dans l’enceinte aujourd’hui : {n} changements, {now} maintenant, au plus {max}',
   'headcount.chart_caption': '{n} changements depuis minuit ; {now} dans l’enceinte maintenant.',
+  'headcount.facility': 'Tout l’établissement (toutes les portes)',
+  'headcount.facility_inside': '{n} dans l’enceinte, sur {gates} portes',
+  'headcount.gate': 'Porte', 'headcount.gate_entries': 'Entrées reçues', 'headcount.gate_contact': 'Dernier contact', 'headcount.gate_state': 'État',
+  'headcount.gate_this': 'cette porte', 'headcount.gate_current': 'à jour', 'headcount.gate_behind': 'en retard ({n} annoncées)',
+  'headcount.gate_never': 'jamais', 'headcount.gate_alarm': 'ALARME : {code}',
 
   'rollcall.title': 'Appels',
   'rollcall.all': 'Tous les appels',
