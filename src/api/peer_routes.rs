@@ -142,7 +142,7 @@ pub async fn headcount(
     let config = state.facility().config.clone();
     let peers: Vec<(String, String)> = config.peers.iter().map(|p| (p.id.clone(), p.origin())).collect();
     let (census, appliances) = state
-        .compute(move || -> Result<_, StoreError> {
+        .compute(move || -> Result<_, Box<dyn std::error::Error + Send + Sync>> {
             let mut store = Store::open(&config.data_dir, crate::store::Open::MustExist)?;
             let (ours, identity) = store.ledger_read(|v| {
                 let size = v.latest_checkpoint()?.map_or(0, |(s, _)| s);
@@ -160,7 +160,8 @@ pub async fn headcount(
                 last_error: None,
                 alarms: Vec::new(),
             }];
-            let mut logs = vec![facility::decode(identity.origin, ours)];
+            let mut logs = facility::archived_logs(&config.data_dir)?;
+            logs.push(facility::decode(identity.origin, ours));
             for (id, origin) in peers {
                 let entries = store.peer_entries(&origin)?;
                 let contact = store.peer_contact_of(&origin)?;

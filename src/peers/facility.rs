@@ -8,7 +8,9 @@
 //! clock step an appliance notices is itself an entry (`clock_change`) in its log, for whoever must
 //! judge. The merged entries are renumbered in the order folded (grant references of passages and
 //! timeouts follow), so the census's own fold rules apply unchanged; a person registered at several
-//! appliances is one person (a second registration is a re-admission). Pure: the caller reads the logs.
+//! appliances is one person (a second registration is a re-admission). A restored appliance's earlier
+//! epochs are logs of their own ([`archived_logs`]). Pure but for reading that archive: the caller
+//! reads the other logs.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -16,6 +18,7 @@ use std::time::SystemTime;
 
 use crate::census::{Census, Headcount};
 use crate::ledger::entry::{Entry, Event};
+use crate::ledger::epochs::{self, EpochError};
 use crate::people::Category;
 
 /// One appliance's log: its origin and its entries in order.
@@ -32,6 +35,25 @@ pub struct Log {
 pub fn decode(origin: String, stored: Vec<Vec<u8>>) -> Log {
     let entries = stored.iter().map_while(|b| Entry::parse_lenient(b).ok()).collect();
     Log { origin, entries }
+}
+
+/// This appliance's earlier epochs (a restored appliance's archive, see [`crate::ledger::epochs`]),
+/// oldest first, as logs to fold beside its current ledger: the people inside when the old appliance
+/// was lost are still inside. Each is named by its own origin (its checkpoint's first line).
+pub fn archived_logs(data_dir: &std::path::Path) -> Result<Vec<Log>, EpochError> {
+    let mut logs = Vec::new();
+    for archived in epochs::archived(data_dir)? {
+        let path = archived.dir.join(crate::ledger::export::CHECKPOINT);
+        let note = std::fs::read_to_string(&path).map_err(|source| EpochError::Io { path, source })?;
+        let origin = note.lines().next().unwrap_or_default().to_owned();
+        let mut entries = Vec::new();
+        epochs::for_each_entry(&archived, |e| {
+            entries.push(e.clone());
+            Ok::<_, EpochError>(())
+        })?;
+        logs.push(Log { origin, entries });
+    }
+    Ok(logs)
 }
 
 /// Folds every log into `empty` (see the module docs for the order).

@@ -289,6 +289,10 @@ fn a_copy_decrypts_with_age_verifies_and_restores_as_a_new_epoch() {
     pass_gate_in(&b, &guard, "MKL-2", 2, 3);
     let after = headcount(&b, &guard);
     assert_eq!(after["inside"].as_u64(), before["inside"].as_u64().map(|n| n + 1), "{after}");
+    // The facility-wide count folds the earlier epoch as a log of its own: the same people inside.
+    let (status, facility) = b.call("GET", "/api/v1/facility/headcount", &guard, None);
+    assert_eq!(status, 200, "{facility}");
+    assert_eq!(facility["inside"], after["inside"], "{facility}");
     // The export an auditor downloads from the API carries the earlier epoch too, and verifies.
     let auditor = b.token("auditor", "audit.1");
     let mut res = crate::util::agent()
