@@ -55,6 +55,10 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
             return Err(e).with_context(|| format!("opening the ledger in {}", dir.display()));
         }
     };
+    // The witness key exists from the first start, so that `tally ledger peer-keys` can print it before
+    // any peer is configured.
+    let witness =
+        tally::peers::witness(&dir, &ledger.identity().origin).context("reading or making the witness key")?;
     let clean_start = ledger.reader()?.last_run_ended_cleanly()?;
     let software = format!("tally {}", env!("CARGO_PKG_VERSION"));
     ledger.append(vec![Event::Boot(Boot { software, clean_start })]).context("recording the boot")?;
@@ -84,8 +88,7 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
             purge::spawn(dir.clone(), clock, cfg.retention, gallery, purge::Schedule::default(), Arc::new(catch_up))
         });
         // The facility sync, when peers are configured; it never touches the lanes.
-        let own_origin = writer_origin(&dir)?;
-        let peers = tally::peers::Sync::new(cfg, &own_origin, ctx.clock.clone())
+        let peers = tally::peers::Sync::new(cfg, witness, ctx.clock.clone())
             .context("starting the facility sync")?
             .map(|sync| {
                 info!(peers = cfg.peers.len(), every_s = cfg.sync_every.as_secs(), "facility sync started");
@@ -124,13 +127,6 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
 }
 
 /// The origin of the ledger in `dir`; the witness key is made (at the first start) under its name.
-fn writer_origin(dir: &std::path::Path) -> anyhow::Result<String> {
-    let (_, note) = tally::ledger::LedgerReader::open(dir)?.latest_checkpoint()?;
-    let origin = note.lines().next().unwrap_or_default().to_owned();
-    tally::peers::witness(dir, &origin).context("reading or making the witness key")?;
-    Ok(origin)
-}
-
 /// Pings systemd's watchdog every `every`, each time after an empty append has gone through the ledger
 /// writer and come back (its answer, even a refusal, shows the writer thread is alive); stops pinging
 /// when the writer thread has ended.

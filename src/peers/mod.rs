@@ -64,9 +64,6 @@ pub enum PeersError {
     /// A configured key does not parse (the configuration checked it; this is a bug).
     #[error(transparent)]
     Key(#[from] NoteError),
-    /// The witness key could not be read or made.
-    #[error(transparent)]
-    Witness(#[from] CosignError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -116,8 +113,9 @@ pub fn witness(data_dir: &Path, own_origin: &str) -> Result<Witness, CosignError
 }
 
 impl Sync {
-    /// Prepares the sync of `config`'s peers (reads their token files). `None` without peers.
-    pub fn new(config: &Config, own_origin: &str, clock: Arc<dyn Clock>) -> Result<Option<Sync>, PeersError> {
+    /// Prepares the sync of `config`'s peers (reads their token files), cosigning with `witness`. `None`
+    /// without peers.
+    pub fn new(config: &Config, witness: Witness, clock: Arc<dyn Clock>) -> Result<Option<Sync>, PeersError> {
         if config.peers.is_empty() {
             return Ok(None);
         }
@@ -135,7 +133,6 @@ impl Sync {
             let client = PeerClient::new(url, token.trim().to_owned());
             peers.push(Peer { id: id.clone(), origin, key, client, failures: 0, next_try: Instant::now() });
         }
-        let witness = witness(&config.data_dir, own_origin)?;
         Ok(Some(Sync { peers, data_dir: config.data_dir.clone(), witness, keys, clock, every: config.sync_every }))
     }
 
