@@ -90,9 +90,21 @@ struct Peer {
 /// What one pull found that needs the ledger writer.
 #[derive(Debug, Default)]
 struct Found {
-    /// What was detected, the note that proves it, and the size it is anchored to (ours when it was
-    /// seen, or the relayed one's): one alarm per code, log and anchor.
-    detected: Vec<(Detected, String, u64)>,
+    detected: Vec<Finding>,
+}
+
+/// One piece of evidence against one log.
+#[derive(Debug)]
+struct Finding {
+    /// The peer whose log is at fault (for a split view, the log that signed two heads, not the peer
+    /// that relayed one of them): the alarm's source and the evidence's log.
+    subject: usize,
+    detected: Detected,
+    /// The note that proves it.
+    note: String,
+    /// The size it is anchored to (ours when it was seen, or the relayed one's): one alarm per code, log
+    /// and anchor, whichever path found it.
+    anchor: u64,
 }
 
 /// The facility sync: every peer, our witness key, the store.
@@ -101,8 +113,6 @@ pub struct Sync {
     peers: Vec<Peer>,
     data_dir: PathBuf,
     witness: Witness,
-    /// Every peer's (origin, ledger key), to check the checkpoints peers relay of each other.
-    keys: Vec<(String, Verifier)>,
     clock: Arc<dyn Clock>,
     every: Duration,
 }
@@ -120,7 +130,6 @@ impl Sync {
             return Ok(None);
         }
         let mut peers = Vec::new();
-        let mut keys = Vec::new();
         for PeerSetting { id, url, vkey, token_file, .. } in &config.peers {
             let token = std::fs::read_to_string(token_file).map_err(|source| PeersError::TokenFile {
                 peer: id.clone(),
@@ -129,11 +138,10 @@ impl Sync {
             })?;
             let key = Verifier::parse(vkey)?;
             let origin = key.name().to_owned();
-            keys.push((origin.clone(), key.clone()));
             let client = PeerClient::new(url, token.trim().to_owned());
             peers.push(Peer { id: id.clone(), origin, key, client, failures: 0, next_try: Instant::now() });
         }
-        Ok(Some(Sync { peers, data_dir: config.data_dir.clone(), witness, keys, clock, every: config.sync_every }))
+        Ok(Some(Sync { peers, data_dir: config.data_dir.clone(), witness, clock, every: config.sync_every }))
     }
 
     /// Runs the sync until aborted: each peer pulled every `sync_every`, or later while it is unreachable.
@@ -176,8 +184,8 @@ impl Sync {
             Ok(found) => {
                 peer.failures = 0;
                 peer.next_try = Instant::now();
-                for (d, note, anchor) in found.detected {
-                    s.alarm(i, &d, &note, anchor, writer).await;
+                for f in found.detected {
+                    s.alarm(&f, writer).await;
                 }
             }
             Err(e) => {
@@ -202,10 +210,10 @@ impl Sync {
         Some(s)
     }
 
-    /// Writes the alarm for `d` unless this evidence is known, then records the evidence.
-    async fn alarm(&self, i: usize, d: &Detected, note: &str, anchor: u64, writer: &Writer) {
-        let peer = &self.peers[i];
-        let fingerprint = evidence_fingerprint(d.code, &peer.origin, anchor);
+    /// Writes the alarm for `f` unless this evidence is known, then records the evidence.
+    async fn alarm(&self, f: &Finding, writer: &Writer) {
+        let (peer, d) = (&self.peers[f.subject], &f.detected);
+        let fingerprint = evidence_fingerprint(d.code, &peer.origin, f.anchor);
         let dir = self.data_dir.clone();
         let known =
             tokio::task::spawn_blocking(move || Store::open(&dir, Open::MustExist)?.peer_evidence_known(&fingerprint))
@@ -228,7 +236,7 @@ impl Sync {
             detail: d.detail.clone(),
             seen: clock::rfc3339(self.clock.wall()),
         };
-        let (dir, note) = (self.data_dir.clone(), note.to_owned());
+        let (dir, note) = (self.data_dir.clone(), f.note.clone());
         let stored = tokio::task::spawn_blocking(move || {
             Store::open(&dir, Open::MustExist)?.peer_evidence_put(&evidence, &fingerprint, &note, seq)
         })
@@ -251,7 +259,7 @@ impl Sync {
             Ok(cp) => cp,
             Err(d) => {
                 store.peer_contact(&peer.origin, &now(), Some(&d.detail), None)?;
-                found.detected.push((d, note, anchor));
+                found.detected.push(Finding { subject: i, detected: d, note, anchor });
                 return Ok(found);
             }
         };
@@ -259,7 +267,7 @@ impl Sync {
         let step = verify::compare(held.as_ref().map(|h| (h.size, h.root)), &got);
         let from = match step {
             Err(d) => {
-                found.detected.push((d, note, anchor));
+                found.detected.push(Finding { subject: i, detected: d, note, anchor });
                 return Ok(found);
             }
             Ok(Step::UpToDate) => None,
@@ -268,7 +276,7 @@ impl Sync {
         if let (Some(from), Some(h)) = (from, &held) {
             let proof = peer.client.consistency(from, got.size)?;
             if let Err(d) = verify::check_proof((h.size, h.root), &got, &proof) {
-                found.detected.push((d, note, anchor));
+                found.detected.push(Finding { subject: i, detected: d, note, anchor });
                 return Ok(found);
             }
         }
@@ -293,7 +301,7 @@ impl Sync {
             for (size, root, via, relayed) in store.peer_claims_take(&peer.origin, got.size)? {
                 let claim = Checkpoint { origin: peer.origin.clone(), size, root };
                 if let Some(d) = verify::check_claim(&leaves, &claim, &via) {
-                    found.detected.push((d, relayed, size));
+                    found.detected.push(Finding { subject: i, detected: d, note: relayed, anchor: size });
                 }
             }
         }
@@ -311,7 +319,7 @@ impl Sync {
     }
 
     /// Checks the checkpoints peer `i` holds of the other peers against our copies.
-    fn gossip(&self, i: usize, store: &mut Store) -> Vec<(Detected, String, u64)> {
+    fn gossip(&self, i: usize, store: &mut Store) -> Vec<Finding> {
         let peer = &self.peers[i];
         let held = match peer.client.facility_checkpoints() {
             Ok(h) => h,
@@ -322,9 +330,10 @@ impl Sync {
         };
         let mut out = Vec::new();
         for h in held {
-            let Some((origin, key)) = self.keys.iter().find(|(o, _)| *o == h.origin && *o != peer.origin) else {
+            let Some(j) = self.peers.iter().position(|p| p.origin == h.origin && p.origin != peer.origin) else {
                 continue;
             };
+            let (origin, key) = (&self.peers[j].origin, &self.peers[j].key);
             // A relayed note that does not open proves nothing against its log (the relay may lie).
             let Ok(claim) = verify::open(&h.checkpoint, key) else { continue };
             let Ok(leaves) = store.peer_leaves(origin) else { continue };
@@ -334,7 +343,7 @@ impl Sync {
                     warn!(peer = %peer.id, cause = %e, "a relayed checkpoint could not be kept");
                 }
             } else if let Some(d) = verify::check_claim(&leaves, &claim, &peer.id) {
-                out.push((d, h.checkpoint, claim.size));
+                out.push(Finding { subject: j, detected: d, note: h.checkpoint, anchor: claim.size });
             }
         }
         out
