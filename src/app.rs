@@ -23,7 +23,8 @@ use crate::config::Config;
 use crate::fingerprint::index::IndexConfig;
 use crate::gate::decide::PolicyDecider;
 use crate::gate::handle::LaneHandle;
-use crate::gate::runner::{DEFAULT_MAX_FMR, EngineIdentifier};
+use crate::gate::operating_point::OperatingPoint;
+use crate::gate::runner::EngineIdentifier;
 use crate::gate::service::{Gate, GateError};
 use crate::ledger::LedgerReader;
 use crate::people::gallery::{Gallery, GalleryError};
@@ -76,8 +77,8 @@ pub struct Facility {
     pub policy: Arc<Policy>,
     /// The running lanes, by id.
     pub lanes: BTreeMap<String, LaneHandle>,
-    /// The identification operating point (largest false match rate accepted).
-    pub max_fmr: f64,
+    /// The identification operating point.
+    pub operating_point: OperatingPoint,
 }
 
 /// The census of `config`'s facility, empty.
@@ -118,10 +119,11 @@ pub fn start(config: &Config, clock: Arc<dyn Clock>, writer: &Writer) -> Result<
         follow_from,
     ));
     let policy = Arc::new(Policy::new(config));
+    let operating_point = OperatingPoint { max_fpir: config.identification.max_false_identification };
     let gate = if config.lanes.is_empty() {
         None
     } else {
-        let identifier = EngineIdentifier { gallery: gallery.clone(), max_fmr: DEFAULT_MAX_FMR };
+        let identifier = EngineIdentifier { gallery: gallery.clone(), operating_point };
         let decider = PolicyDecider { policy: policy.clone(), census: census.clone(), clock: clock.clone() };
         Some(crate::gate::service::start(
             &config.lanes,
@@ -131,7 +133,6 @@ pub fn start(config: &Config, clock: Arc<dyn Clock>, writer: &Writer) -> Result<
         )?)
     };
     let lanes = gate.as_ref().map(|g| g.lanes.clone()).unwrap_or_default();
-    let facility =
-        Facility { config: config.clone(), clock, vault, gallery, census, policy, lanes, max_fmr: DEFAULT_MAX_FMR };
+    let facility = Facility { config: config.clone(), clock, vault, gallery, census, policy, lanes, operating_point };
     Ok((facility, gate))
 }

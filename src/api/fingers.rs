@@ -241,7 +241,8 @@ pub struct IdentifyBody {
 pub struct Identified {
     /// Candidates, best first, one per person.
     pub candidates: Vec<Candidate>,
-    /// The false match rate the gate accepts; a candidate at or below it would open a lane.
+    /// The false match rate the gate accepts at the gallery's present size; a best candidate at or
+    /// below it would open a lane.
     pub gate_max_fmr: f64,
 }
 
@@ -274,5 +275,6 @@ pub async fn identify(
     let found = state.compute(move || gallery.identify(&probe, max)).await?;
     let found = found.map_err(|e| ApiError::unavailable("gallery", &e))?;
     let candidates = candidates(&state, found).await?;
-    Ok(axum::Json(Identified { candidates, gate_max_fmr: state.facility().max_fmr }))
+    let gate_max_fmr = state.facility().operating_point.max_fmr(state.facility().gallery.len());
+    Ok(axum::Json(Identified { candidates, gate_max_fmr }))
 }

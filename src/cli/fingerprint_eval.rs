@@ -19,8 +19,9 @@ use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::fingerprint::{load, par_map};
-use tally::fingerprint::matcher::calibration::{Accuracy, accuracy, threshold_for_fmr};
+use tally::fingerprint::matcher::calibration::{Accuracy, accuracy, fit_tail_decade, threshold_for_fmr};
 use tally::fingerprint::matcher::{PreparedTemplate, compare_prepared};
+use tally::gate::operating_point::OperatingPoint;
 
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
@@ -48,6 +49,7 @@ struct Outcome {
     name: String,
     fvc: Accuracy,
     all: Accuracy,
+    genuine: Vec<f32>,
     impostor: Vec<f32>,
     load: Vec<Duration>,
     comparisons: usize,
@@ -193,6 +195,7 @@ fn evaluate(db: &Database, bar: &ProgressBar) -> anyhow::Result<Outcome> {
         name: db.name.clone(),
         fvc: accuracy(g, &fvc),
         all: accuracy(g, i),
+        genuine: g.to_vec(),
         impostor: i.to_vec(),
         load: load_times,
         comparisons: all.len(),
@@ -284,7 +287,30 @@ fn report(dir: &Path, ext: &str, outcomes: &[Outcome], source: bool) {
     // table's scores are exactly those measured.
     let zero = top.next_up();
     println!("{:>10} {:>12} {:>10}   (any threshold above the highest impostor score, {top})", "0", zero, "0%");
-    table.push((zero, 0.0));
+    let one_percent = table.iter().find(|&&(_, f)| f <= 0.01).map(|&(t, _)| t);
+    let tail = one_percent.and_then(|from| fit_tail_decade(&impostor, from));
+    match tail {
+        Some((decade, k)) => println!(
+            "Beyond the highest impostor score: FMR falls tenfold every {decade:.4} of score (exponential tail of the {k} scores above the 1% point, upper 95% bound)."
+        ),
+        None => println!("Too few impostor scores above the 1% point to fit the tail."),
+    }
+    println!();
+    let op = OperatingPoint::default();
+    println!(
+        "What the gate's operating point (at most {} false identification per touch, this build's calibration) costs genuine touches:",
+        op.max_fpir
+    );
+    println!("{:>10} {:>12} {:>10} {:>16}", "templates", "FMR each", "threshold", "FNMR (mean)");
+    for n in [100, 1_000, 10_000, 100_000, 200_000] {
+        let t = op.threshold(n);
+        let fnmr = outcomes
+            .iter()
+            .map(|o| o.genuine.iter().filter(|&&s| s < t).count() as f64 / o.genuine.len().max(1) as f64)
+            .sum::<f64>()
+            / outcomes.len().max(1) as f64;
+        println!("{n:>10} {:>12} {t:>10.4} {:>16}", format!("{:.1e}", op.max_fmr(n)), pct(fnmr));
+    }
     if source {
         println!();
         println!("pub const CALIBRATION: &[(f32, f64)] = &[");
@@ -296,5 +322,8 @@ fn report(dir: &Path, ext: &str, outcomes: &[Outcome], source: bool) {
             }
         }
         println!("];");
+        if let Some((decade, _)) = tail {
+            println!("pub const TAIL_DECADE: f32 = {decade:.4};");
+        }
     }
 }

@@ -28,6 +28,9 @@
 //! [access]                      # anti-passback and [[access.rule]]s; see [`access`]
 //! anti_passback = "hard"
 //!
+//! [identification]              # how sure the gate must be; see [`identification`]
+//! max_false_identification = 0.001
+//!
 //! [retention]                   # biometric data of people who have left; see [`retention`]
 //! templates_after_release = "365d"
 //! [offsite]                     # encrypted off-site copies; see [`offsite`]
@@ -43,12 +46,14 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub mod access;
+pub mod identification;
 pub mod lanes;
 pub mod offsite;
 pub mod peers;
 pub mod retention;
 
 pub use access::{AccessSetting, AntiPassback, Hours, RuleSetting, ZoneSet, ZoneSetting};
+pub use identification::IdentificationSetting;
 pub use lanes::{LaneSetting, ReaderSetting};
 pub use offsite::OffsiteSetting;
 pub use peers::PeerSetting;
@@ -110,6 +115,8 @@ pub struct Config {
     pub zones: Vec<ZoneSetting>,
     /// Anti-passback and access rules.
     pub access: AccessSetting,
+    /// The identification operating point.
+    pub identification: IdentificationSetting,
     /// How long the biometric data of people who have left is kept.
     pub retention: RetentionSetting,
     /// Off-site copies: recipients, medium, schedule.
@@ -133,6 +140,7 @@ impl Default for Config {
             utc_offset: time::UtcOffset::UTC,
             zones: Vec::new(),
             access: AccessSetting::default(),
+            identification: IdentificationSetting::default(),
             retention: RetentionSetting::default(),
             offsite: OffsiteSetting::default(),
             peers: Vec::new(),
@@ -157,6 +165,8 @@ struct Raw {
     zone: Vec<Spanned<access::RawZone>>,
     #[serde(default)]
     access: access::RawAccess,
+    #[serde(default)]
+    identification: identification::RawIdentification,
     #[serde(default)]
     retention: retention::RawRetention,
     #[serde(default)]
@@ -266,6 +276,7 @@ impl Config {
             c.zones = access::lane_zones(&c.lanes, &c.outside);
         }
         c.access = raw.access.validate(declared.then_some(c.zones.as_slice()), &c.outside).map_err(refused)?;
+        c.identification = raw.identification.validate().map_err(refused)?;
         c.retention = raw.retention.validate().map_err(refused)?;
         c.offsite = raw.offsite.validate().map_err(refused)?;
         c.peers = peers::validate(raw.peer, c.appliance_id.as_deref()).map_err(refused)?;
@@ -329,6 +340,19 @@ mod tests {
         assert!(e.starts_with("tally.toml:2: invalid type"), "{e}");
         let e = parse("[nonsense]\n").unwrap_err().to_string();
         assert!(e.starts_with("tally.toml:1: unknown field `nonsense`"), "{e}");
+    }
+
+    #[test]
+    fn the_identification_rate_is_a_bounded_rate() {
+        assert_eq!(parse("").unwrap().identification, IdentificationSetting::default());
+        let c = parse("[identification]\nmax_false_identification = 0.0001\n").unwrap();
+        assert_eq!(c.identification.max_false_identification, 1e-4);
+        for bad in ["0.0", "0.5", "nan", "-0.001"] {
+            let e = parse(&format!("[identification]\nmax_false_identification = {bad}\n")).unwrap_err().to_string();
+            assert!(e.contains(":2:") && e.contains("must be a rate"), "{bad}: {e}");
+        }
+        let e = parse("[identification]\nmax_false_identification = \"0.001\"\n").unwrap_err().to_string();
+        assert!(e.contains(":2:"), "{e}");
     }
 
     #[test]

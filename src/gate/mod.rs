@@ -19,6 +19,7 @@ pub mod decide;
 pub mod handle;
 pub mod lane;
 pub mod openers;
+pub mod operating_point;
 pub mod reader;
 pub mod runner;
 pub mod scbk;

@@ -24,16 +24,11 @@ use tracing::{info, warn};
 
 use super::handle::{LaneControl, LastDecision};
 use super::lane::{Action, Flag, Identification, Input, Lane, LaneConfig, Phase, Pulse, Purpose, Verdict};
+use super::operating_point::OperatingPoint;
 use super::reader::ReaderEvent;
 use crate::fingerprint::image::GrayImage;
 use crate::ledger::entry::Event;
 use crate::people::gallery::Gallery;
-
-/// The identification operating point: the best candidate is accepted only if its score stands for a
-/// false match rate at most this — in the calibration table, above every impostor score measured
-/// (score > 0.1494), the point at which `tally fingerprint bench-index` measured no false
-/// identification of people not enrolled.
-pub const DEFAULT_MAX_FMR: f64 = 1e-6;
 
 /// Who the engine found for an image.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,19 +93,19 @@ impl LedgerSink for crate::api::writer::Writer {
 }
 
 /// The fingerprint engine against the gallery of everyone enrolled: extract, identify, and accept the
-/// best candidate only if its score stands for a false match rate at most `max_fmr`.
+/// best candidate only if the operating point takes its score for a gallery of this size.
 pub struct EngineIdentifier {
     /// Everyone enrolled.
     pub gallery: Arc<Gallery>,
-    /// The operating point: the largest false match rate accepted.
-    pub max_fmr: f64,
+    /// When the best candidate is taken.
+    pub operating_point: OperatingPoint,
 }
 
 impl std::fmt::Debug for EngineIdentifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EngineIdentifier")
             .field("templates", &self.gallery.len())
-            .field("max_fmr", &self.max_fmr)
+            .field("operating_point", &self.operating_point)
             .finish_non_exhaustive()
     }
 }
@@ -125,9 +120,10 @@ impl Identifier for EngineIdentifier {
             Ok(t) => t,
             Err(e) => return Found::Unusable(e.to_string()),
         };
+        let searched = self.gallery.len();
         match self.gallery.identify(&probe, 1) {
             Ok(matches) => match matches.into_iter().next() {
-                Some(best) if best.fmr <= self.max_fmr => {
+                Some(best) if self.operating_point.accepts(best.score, searched) => {
                     Found::Person { person: best.person, score: (best.score * 1e6).round() as u32, duress: best.duress }
                 }
                 _ => Found::NoMatch,

@@ -164,8 +164,16 @@ fn eval_runs_the_protocol_on_a_small_folder() {
     }
     let root_s = root.path().display().to_string();
     let out = ok(&fingerprint(&["eval", &root_s, "--ext", "iso", "--calibration-source"], ""));
-    for want in ["DB1_B", "DB4_B", "mean", "EER", "Calibration on the 108 all-impostor pairs", "pub const CALIBRATION"]
-    {
+    for want in [
+        "DB1_B",
+        "DB4_B",
+        "mean",
+        "EER",
+        "Calibration on the 108 all-impostor pairs",
+        "pub const CALIBRATION",
+        "What the gate's operating point",
+        "    200000       5.0e-9",
+    ] {
         assert!(out.contains(want), "{want:?} missing from:\n{out}");
     }
     let out = fingerprint(&["eval", &root_s], "");

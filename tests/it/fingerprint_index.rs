@@ -10,7 +10,7 @@ fn bench_index_reports_every_figure_as_json() {
     let Some(fvc) = fvc() else { return };
     let out = std::process::Command::new(tally_bin())
         .args(["fingerprint", "bench-index", "--gallery", "64", "--ext", "iso", "--json"])
-        .args(["--shortlist", "8", "--exhaustive-probes", "8"])
+        .args(["--shortlist", "8", "--exhaustive-probes", "8", "--synthetic-strangers", "50"])
         .arg("--fvc")
         .arg(&fvc)
         .output()
@@ -18,8 +18,17 @@ fn bench_index_reports_every_figure_as_json() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     let keys: Vec<&str> = v.as_object().expect("an object").keys().map(String::as_str).collect();
-    let mut want =
-        vec!["gallery", "p50_ms", "p99_ms", "rank1", "rank1_exhaustive", "fpir", "load_s", "bytes_per_template"];
+    let mut want = vec![
+        "gallery",
+        "p50_ms",
+        "p99_ms",
+        "rank1",
+        "rank1_exhaustive",
+        "fpir",
+        "fpir_synthetic",
+        "load_s",
+        "bytes_per_template",
+    ];
     want.sort_unstable();
     let mut got = keys.clone();
     got.sort_unstable();
@@ -31,6 +40,7 @@ fn bench_index_reports_every_figure_as_json() {
     let exhaustive = v["rank1_exhaustive"].as_f64().expect("rank1_exhaustive");
     assert!(rank1 > 0.8 && exhaustive > 0.8, "{v}");
     assert!(v["fpir"].as_f64().expect("fpir") <= 0.05, "{v}");
+    assert!(v["fpir_synthetic"].as_f64().expect("fpir_synthetic") <= 0.05, "{v}");
     // (Per-template memory at scale is a unit test's business: at 64 templates the empty buckets
     // dominate.)
     assert!(v["bytes_per_template"].as_f64().expect("bytes") > 0.0, "{v}");

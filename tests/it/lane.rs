@@ -19,6 +19,7 @@ use tally::fingerprint::index::IndexConfig;
 use tally::fingerprint::synth::{ImpressionSettings, Master};
 use tally::gate::handle::lane_channel;
 use tally::gate::lane::LaneConfig;
+use tally::gate::operating_point::OperatingPoint;
 use tally::gate::reader::{ReaderSupervisor, SupervisorConfig};
 use tally::gate::runner::{self, EngineIdentifier, LaneParts, LedgerSink, OpenDoor};
 use tally::gate::simulated::{Finger, simulated_reader};
@@ -48,7 +49,7 @@ pub fn identifier() -> EngineIdentifier {
         gallery.insert(person, owner, &template).expect("insert");
     }
     // The matcher's operating point for 1:N at this size: one in a million.
-    EngineIdentifier { gallery: Arc::new(gallery), max_fmr: 1e-6 }
+    EngineIdentifier { gallery: Arc::new(gallery), operating_point: OperatingPoint::default() }
 }
 
 pub fn lane_config() -> LaneConfig {

@@ -14,7 +14,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tally::gate::runner::{DEFAULT_MAX_FMR, EngineIdentifier, Found, Identifier as _};
+use tally::gate::operating_point::OperatingPoint;
+use tally::gate::runner::{EngineIdentifier, Found, Identifier as _};
 use tally::people::gallery::Gallery;
 
 use super::pin::pin_to_one_core;
@@ -100,20 +101,21 @@ pub fn reference(gallery: Arc<Gallery>, movers: &[Arc<Mover>], seconds: f64) -> 
         let cpu = pin_to_one_core();
         let half = Duration::from_secs_f64(seconds / 2.0);
         let (mut calls, mut right) = (0usize, 0usize);
+        let op = OperatingPoint::default();
         let started = Instant::now();
         'identify: loop {
             for m in &movers {
                 let found = gallery.identify(&m.probe_template, 1);
                 calls += 1;
                 let best = found.ok().and_then(|f| f.into_iter().next());
-                right += usize::from(best.is_some_and(|b| b.person == m.id && b.fmr <= DEFAULT_MAX_FMR));
+                right += usize::from(best.is_some_and(|b| b.person == m.id && op.accepts(b.score, gallery.len())));
                 if started.elapsed() >= half {
                     break 'identify;
                 }
             }
         }
         let identify = (calls as f64 / started.elapsed().as_secs_f64(), right as f64 / calls.max(1) as f64);
-        let engine = EngineIdentifier { gallery: gallery.clone(), max_fmr: DEFAULT_MAX_FMR };
+        let engine = EngineIdentifier { gallery: gallery.clone(), operating_point: OperatingPoint::default() };
         let mut touches = 0usize;
         let started = Instant::now();
         'engine: loop {
@@ -142,7 +144,7 @@ pub fn reference(gallery: Arc<Gallery>, movers: &[Arc<Mover>], seconds: f64) -> 
 /// Whom the bare engine names for each stranger's finger (fingers nobody enrolled), with the score
 /// in millionths: any name is a false identification at the operating point.
 pub fn strangers_named(gallery: Arc<Gallery>, strangers: &[tally_device::Image]) -> Vec<Option<(String, u32)>> {
-    let engine = EngineIdentifier { gallery, max_fmr: DEFAULT_MAX_FMR };
+    let engine = EngineIdentifier { gallery, operating_point: OperatingPoint::default() };
     strangers
         .iter()
         .map(|image| match engine.identify(image.clone()) {
