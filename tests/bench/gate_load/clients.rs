@@ -14,6 +14,9 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tally::fingerprint::extract::extract;
+use tally::fingerprint::image::GrayImage;
+use tally::fingerprint::matcher::CALIBRATION;
 use tally::gate::operating_point::OperatingPoint;
 use tally::gate::runner::{EngineIdentifier, Found, Identifier as _};
 use tally::people::gallery::Gallery;
@@ -141,15 +144,24 @@ pub fn reference(gallery: Arc<Gallery>, movers: &[Arc<Mover>], seconds: f64) -> 
     }
 }
 
-/// Whom the bare engine names for each stranger's finger (fingers nobody enrolled), with the score
-/// in millionths: any name is a false identification at the operating point.
-pub fn strangers_named(gallery: Arc<Gallery>, strangers: &[tally_device::Image]) -> Vec<Option<(String, u32)>> {
-    let engine = EngineIdentifier { gallery, operating_point: OperatingPoint::default() };
+/// The threshold the gate used before it took the gallery's size into account: the highest impostor
+/// score of the calibration set.
+pub const FIXED_THRESHOLD: f32 = CALIBRATION[CALIBRATION.len() - 1].0;
+
+/// The best candidate the bare engine finds for each stranger's finger (fingers nobody enrolled):
+/// the person, the score, and whether the operating point takes it (a false identification).
+pub fn strangers_best(gallery: Arc<Gallery>, strangers: &[tally_device::Image]) -> Vec<Option<(String, f32, bool)>> {
+    let op = OperatingPoint::default();
     strangers
         .iter()
-        .map(|image| match engine.identify(image.clone()) {
-            Found::Person { person, score, .. } => Some((person, score)),
-            _ => None,
+        .map(|image| {
+            let gray = GrayImage::from_raw(image.pixels.clone(), image.width, image.height, u32::from(image.dpi))
+                .ok()?
+                .to_500dpi();
+            let probe = extract(&gray).ok()?;
+            let best = gallery.identify(&probe, 1).ok()?.into_iter().next()?;
+            let taken = op.accepts(best.score, gallery.len());
+            Some((best.person, best.score, taken))
         })
         .collect()
 }
