@@ -3,7 +3,9 @@
 //! greedily, closest first, within a tolerance that grows with the distance from the reference pair,
 //! and weigh the pairs against the minutiae each template has inside the other's area (Jiang & Yau,
 //! ICPR 2000, for the greedy pairing under the best local pair's alignment; Tico & Kuosmanen, IEEE PAMI
-//! 25(8) 2003, for the tolerance growing with distance and the overlap-normalised count).
+//! 25(8) 2003, for the tolerance growing with distance and the overlap-normalised count); the best
+//! placement is then refined by the least-squares rigid motion of its pairs (Arun, Huang & Blostein,
+//! IEEE TPAMI 9(5), 1987, in two dimensions) and kept if it pairs more.
 
 use super::geometry::{angle_diff, angle_gap};
 use super::params::{PAIR_ANGLE, PAIR_DIST, PAIR_DIST_SLOPE, PAIR_KIND_MISMATCH, PAIR_MIN_OVERLAP};
@@ -48,6 +50,7 @@ pub(crate) struct Scratch {
     candidates: Vec<(f32, u16, u16)>,
     used_a: Vec<bool>,
     used_b: Vec<bool>,
+    pairs: Vec<(u16, u16)>,
 }
 
 /// The pairing score of `a` and `b` under the best of the given reference pairs (indices into their
@@ -66,9 +69,19 @@ pub(crate) fn score(a: &PreparedTemplate, b: &PreparedTemplate, references: &[(u
             best = Some((w, al));
         }
     }
-    let Some((w, al)) = best else { return 0.0 };
+    let Some((mut w, mut al)) = best else { return 0.0 };
     if w <= 0.0 {
         return 0.0;
+    }
+    // Refine the best placement: the rigid motion that fits its pairs best in the least-squares
+    // sense (one minutia pair fixes a placement only roughly; the pairs found under it fix it
+    // better), and pair again under that.
+    paired(a, b, &al, &mut scratch);
+    if let Some(refined) = fit(a, b, &scratch.pairs) {
+        let again = paired(a, b, &refined, &mut scratch);
+        if again > w {
+            (w, al) = (again, refined);
+        }
     }
     let overlap_a = a.points.iter().filter(|p| {
         let (x, y) = al.b_from_a(p.x, p.y);
@@ -118,15 +131,86 @@ fn paired(a: &PreparedTemplate, b: &PreparedTemplate, al: &Alignment, s: &mut Sc
     s.used_b.clear();
     s.used_b.resize(b.points.len(), false);
     let mut w = 0f32;
+    s.pairs.clear();
     for &(_, i, j) in &s.candidates {
         let (i, j) = (usize::from(i), usize::from(j));
         if !s.used_a[i] && !s.used_b[j] {
             s.used_a[i] = true;
             s.used_b[j] = true;
+            s.pairs.push((i as u16, j as u16));
             let (ka, kb) = (a.points[i].kind, b.points[j].kind);
             let agree = ka == kb || ka == MinutiaKind::Other || kb == MinutiaKind::Other;
             w += if agree { 1.0 } else { PAIR_KIND_MISMATCH };
         }
     }
     w
+}
+
+/// The least-squares rigid motion taking the paired minutiae of `b` onto those of `a` (2-D Procrustes
+/// about the centroids); `None` under three pairs.
+fn fit(a: &PreparedTemplate, b: &PreparedTemplate, pairs: &[(u16, u16)]) -> Option<Alignment> {
+    if pairs.len() < 3 {
+        return None;
+    }
+    let n = pairs.len() as f32;
+    let (mut ca, mut cb) = ((0f32, 0f32), (0f32, 0f32));
+    for &(i, j) in pairs {
+        let (p, q) = (&a.points[usize::from(i)], &b.points[usize::from(j)]);
+        ca = (ca.0 + p.x / n, ca.1 + p.y / n);
+        cb = (cb.0 + q.x / n, cb.1 + q.y / n);
+    }
+    // a − ca = R (b − cb), R = [[c, s], [−s, c]]: maximise Σ (c (ux·vx + uy·vy) + s (ux·vy − uy·vx)).
+    let (mut dot, mut cross) = (0f32, 0f32);
+    for &(i, j) in pairs {
+        let (p, q) = (&a.points[usize::from(i)], &b.points[usize::from(j)]);
+        let (ux, uy) = (q.x - cb.0, q.y - cb.1);
+        let (vx, vy) = (p.x - ca.0, p.y - ca.1);
+        dot += ux * vx + uy * vy;
+        cross += ux * vy - uy * vx;
+    }
+    if dot == 0.0 && cross == 0.0 {
+        return None;
+    }
+    let rot = (-cross).atan2(dot);
+    Some(Alignment { ra: ca, rb: cb, rot, cos: rot.cos(), sin: rot.sin() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fingerprint::template::{Minutia, Template};
+
+    fn prepared(points: &[(f32, f32)]) -> PreparedTemplate {
+        let minutiae = points
+            .iter()
+            .map(|&(x, y)| Minutia { x, y, angle: 0.5, kind: MinutiaKind::Ending, quality: 60 })
+            .collect();
+        PreparedTemplate::new(&Template { width: 400, height: 400, quality: 60, minutiae })
+    }
+
+    #[test]
+    fn the_fit_recovers_a_rigid_motion_and_needs_three_pairs() {
+        let a_points = [(100.0, 120.0), (180.0, 90.0), (240.0, 200.0), (130.0, 260.0), (300.0, 310.0)];
+        // b = a turned by 0.3 rad and moved; the fit must take b back onto a.
+        let rot = 0.3f32;
+        let (c, s) = (rot.cos(), rot.sin());
+        let b_points: Vec<(f32, f32)> =
+            a_points.iter().map(|&(x, y)| (c * x - s * y + 40.0, s * x + c * y - 25.0)).collect();
+        let (a, b) = (prepared(&a_points), prepared(&b_points));
+        // `points` are sorted by quality then position: pair them back by nearest after the fit.
+        let pairs: Vec<(u16, u16)> = (0..a_points.len())
+            .map(|k| {
+                let i = a.points.iter().position(|p| (p.x, p.y) == a_points[k]).unwrap();
+                let j = b.points.iter().position(|p| (p.x, p.y) == b_points[k]).unwrap();
+                (i as u16, j as u16)
+            })
+            .collect();
+        let al = fit(&a, &b, &pairs).expect("a fit");
+        for &(i, j) in &pairs {
+            let (p, q) = (&a.points[usize::from(i)], &b.points[usize::from(j)]);
+            let (x, y) = al.a_from_b(q.x, q.y);
+            assert!((x - p.x).abs() < 1e-2 && (y - p.y).abs() < 1e-2, "({x}, {y}) for ({}, {})", p.x, p.y);
+        }
+        assert!(fit(&a, &b, &pairs[..2]).is_none());
+    }
 }
