@@ -58,10 +58,11 @@
 //! | SecuGen ISO 19794-2 records | 2.25% | 5.27% | 9.55% |
 //! | NIST NBIS on images, for reference | 5.23% | 16.5% | — |
 //!
-//! About 25,000 comparisons per second on one core of the 2-core development machine (prepared
-//! templates of 25–45 minutiae, all FVC2002 pairs, 12.7 times NBIS's bozorth3 in the same run), with
+//! About 23,000 comparisons per second on one core of the 2-core development machine (prepared
+//! templates of 25–45 minutiae, all FVC2002 pairs, 11.2 times NBIS's bozorth3 in the same run; the
+//! placement refinement of step 4 costs about a tenth of that), with
 //! `POPCNT` enabled as `.cargo/config.toml` asks; preparing a template (its cylinders) takes about
-//! 180 µs. Speed: `cargo bench --features nbis-bench --bench fingerprint`. Accuracy: reproduce with
+//! 200–340 µs. Speed: `cargo bench --features nbis-bench --bench fingerprint`. Accuracy: reproduce with
 //! `tally fingerprint eval ../shared/data/fvc2002 [--ext iso]` or, independently of this code,
 //! `../shared/tools/fp-eval --cmd 'target/release/tally fingerprint compare-batch' ../shared/data/fvc2002`.
 //!

@@ -61,12 +61,14 @@ pub(crate) struct Scratch {
 pub(crate) fn score(a: &PreparedTemplate, b: &PreparedTemplate, references: &[(usize, usize)]) -> f32 {
     let mut scratch = Scratch::default();
     let mut best: Option<(f32, Alignment)> = None;
+    let mut best_pairs = Vec::new();
     for &(ra, rb) in references {
         let (Some(pa), Some(pb)) = (a.points.get(ra), b.points.get(rb)) else { continue };
         let al = Alignment::new(pa, pb);
         let w = paired(a, b, &al, &mut scratch);
         if best.is_none_or(|(bw, _)| w > bw) {
             best = Some((w, al));
+            best_pairs.clone_from(&scratch.pairs);
         }
     }
     let Some((mut w, mut al)) = best else { return 0.0 };
@@ -76,8 +78,7 @@ pub(crate) fn score(a: &PreparedTemplate, b: &PreparedTemplate, references: &[(u
     // Refine the best placement: the rigid motion that fits its pairs best in the least-squares
     // sense (one minutia pair fixes a placement only roughly; the pairs found under it fix it
     // better), and pair again under that.
-    paired(a, b, &al, &mut scratch);
-    if let Some(refined) = fit(a, b, &scratch.pairs) {
+    if let Some(refined) = fit(a, b, &best_pairs) {
         let again = paired(a, b, &refined, &mut scratch);
         if again > w {
             (w, al) = (again, refined);
@@ -181,10 +182,8 @@ mod tests {
     use crate::fingerprint::template::{Minutia, Template};
 
     fn prepared(points: &[(f32, f32)]) -> PreparedTemplate {
-        let minutiae = points
-            .iter()
-            .map(|&(x, y)| Minutia { x, y, angle: 0.5, kind: MinutiaKind::Ending, quality: 60 })
-            .collect();
+        let minutiae =
+            points.iter().map(|&(x, y)| Minutia { x, y, angle: 0.5, kind: MinutiaKind::Ending, quality: 60 }).collect();
         PreparedTemplate::new(&Template { width: 400, height: 400, quality: 60, minutiae })
     }
 
