@@ -10,6 +10,7 @@
 //! - [`store`]: the SQLite database; the only module that speaks SQL.
 //! - [`fingerprint`]: images, extraction, ISO/ANSI templates, matching; pure computation.
 //! - [`parallel`]: spreading independent work over threads.
+//! - [`error_text`]: an error and its causes on one line, for messages kept beyond the log.
 //! - [`people`]: the register's vocabulary, the template vault and the identification gallery.
 //! - [`policy`]: the access decision (status, registration, rules and hours, anti-passback, duress); pure.
 //! - [`gate`]: the lanes: readers kept open, the state machine from finger to passage, the policy's verdict.
@@ -36,6 +37,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod doctor;
+pub mod error_text;
 pub mod fingerprint;
 pub mod gate;
 pub mod ledger;

@@ -229,12 +229,7 @@ fn link((before, checkpoint, keys): &(Report, String, String), next: &Report) ->
 }
 
 fn read_small(path: &Path) -> Result<String, VerifyError> {
-    use std::io::Read as _;
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(1 << 20).read_to_string(&mut text))
-        .map_err(|source| VerifyError::Io { path: path.to_owned(), source })?;
-    Ok(text)
+    export::read_small_file(path).map_err(|source| VerifyError::Io { path: path.to_owned(), source })
 }
 
 #[cfg(test)]

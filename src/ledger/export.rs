@@ -25,6 +25,15 @@ pub const ENTRIES: &str = "entries.jsonl";
 /// How to verify.
 pub const README: &str = "README";
 
+/// Reads one of an export's small files (checkpoint, keys), at most 1 MiB of it: a larger one is
+/// not an export's, and is cut rather than read whole.
+pub fn read_small_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)?.take(1 << 20).read_to_string(&mut text)?;
+    Ok(text)
+}
+
 /// Errors of an export.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {

@@ -137,11 +137,7 @@ pub fn verify_dir(dir: &Path, opts: &Options) -> Result<Report, VerifyError> {
 pub fn verify_files(dir: &Path, opts: &Options) -> Result<Report, VerifyError> {
     let read = |name: &str| {
         let path = dir.join(name);
-        let mut text = String::new();
-        std::fs::File::open(&path)
-            .and_then(|f| f.take(1 << 20).read_to_string(&mut text))
-            .map_err(|source| VerifyError::Io { path, source })?;
-        Ok::<_, VerifyError>(text)
+        export::read_small_file(&path).map_err(|source| VerifyError::Io { path, source })
     };
     let checkpoint = read(export::CHECKPOINT)?;
     let keys = read(export::KEYS_VKEY)?;

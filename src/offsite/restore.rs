@@ -257,10 +257,7 @@ fn check_bundle(b: &Bundle, m: &Manifest) -> Result<(), RestoreError> {
 }
 
 fn read_text(path: &Path) -> Result<String, RestoreError> {
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(1 << 20).read_to_string(&mut text))
-        .map_err(|source| OffsiteError::Io { path: path.to_owned(), source })?;
+    let text = export::read_small_file(path).map_err(|source| OffsiteError::Io { path: path.to_owned(), source })?;
     Ok(text)
 }
 

@@ -68,7 +68,7 @@ pub fn spawn(
                         Err(e) => Some(format!("copy {} written but not recorded: {e}", copied.entry.name)),
                     }
                 }
-                Ok(Err(e)) => Some(chain(&e)),
+                Ok(Err(e)) => Some(crate::error_text::one_line(&e)),
                 Err(e) => Some(format!("the copy task failed: {e}")),
             };
             if let Some(detail) = failure {
@@ -85,16 +85,4 @@ pub fn spawn(
             }
         }
     }))
-}
-
-/// An error with its causes, on one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

@@ -198,7 +198,7 @@ impl Sync {
                     warn!(peer = %peer.id, cause = %e, retry_in_s = wait.as_secs(), "peer sync failed");
                 }
                 let at = clock::rfc3339(s.clock.wall());
-                let msg = error_chain(&e);
+                let msg: String = crate::error_text::one_line(&e).chars().take(300).collect();
                 let origin = s.peers[i].origin.clone();
                 let dir = s.data_dir.clone();
                 let _recorded = tokio::task::spawn_blocking(move || {
@@ -362,15 +362,4 @@ fn evidence_fingerprint(code: &str, origin: &str, anchor: u64) -> [u8; 32] {
 
 fn unix_seconds(t: std::time::SystemTime) -> u64 {
     t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    s.chars().take(300).collect()
 }
