@@ -5,12 +5,23 @@
 //! Method: Hong, Wan & Jain (1998, "Fingerprint image enhancement: algorithm and performance
 //! evaluation", IEEE PAMI 20(8), §2.5). The kernel for ridge direction `θ` and period `T` is
 //! `exp(−u²/2σu² − v²/2σv²) · cos(2πu/T)`, with `u` the offset across the ridges and `v` along them.
-//! Hong et al. use fixed σ = 4 px; we scale the envelope with the period (σu, σv proportional to `T`) so
-//! that every kernel covers the same number of ridges, remove the kernel's mean under its envelope (a flat
-//! area gives 0), and scale it to unit gain on a matched sinusoid, so that outputs from different kernels
-//! are comparable. Kernels are precomputed once for quantised orientations and periods (the "filter bank"),
+//! Hong et al. use fixed σ = 4 px; we scale the envelope with the period (σu = σv = 0.65 `T`, cut at
+//! 1.5 σ) so that every kernel covers the same number of ridges, remove the kernel's mean under its
+//! envelope (a flat area gives 0), and scale it to unit gain on a matched sinusoid, so that outputs from
+//! different kernels are comparable. Kernels are precomputed once for quantised orientations and periods (the "filter bank"),
 //! and the kernel is chosen per 4×4 cell from the orientation and period interpolated at the cell's
 //! centre. The convolution runs only over foreground cell rows, the four outputs of a cell row side by side.
+//!
+//! **The envelope's width** was chosen on FVC2002 set B (`tally fingerprint eval`, mean EER over all
+//! impostor pairs) from a grid of σu and σv in 0.5 `T` … 0.7 `T`. Every one of those 25 envelopes did
+//! better than the narrower one used before (0.45 `T` across, 0.5 `T` along: 1.69%); the grid's mean
+//! was about 1.3%, wider along the ridges did better on average, and 0.65 `T` both ways (1.14%, with
+//! its eight neighbours at ±0.05 `T` between 0.99% and 1.54%) lies inside the best region rather than
+//! at its single best point: a wider envelope averages more of each ridge and of its neighbours, so
+//! blotchy, dry and wet prints give fewer broken or merged ridges. Our synthetic images
+//! (`tally fingerprint synth`), which have none of that texture, do slightly worse with it (mean EER
+//! 2.09% → 2.62% for seed 1, 3.57% → 3.88% for seed 7): a wide envelope also smooths detail that a
+//! clean image would keep. Real prints decided.
 
 use std::f32::consts::PI;
 use std::sync::OnceLock;
@@ -24,11 +35,11 @@ const ANGLES: usize = 24;
 /// Period step of the bank, pixels.
 const PERIOD_STEP: f32 = 0.5;
 /// Envelope width across the ridges, as a fraction of the period.
-const SIGMA_ACROSS: f32 = 0.45;
+const SIGMA_ACROSS: f32 = 0.65;
 /// Envelope width along the ridges, as a fraction of the period.
-const SIGMA_ALONG: f32 = 0.5;
+const SIGMA_ALONG: f32 = 0.65;
 /// The envelope is cut at this many σ.
-const CUT: f32 = 2.0;
+const CUT: f32 = 1.5;
 /// Largest kernel radius, pixels (bounds the cost for the longest periods).
 const MAX_RADIUS: usize = 11;
 /// Width of the cells that share one kernel, pixels (also the number of outputs computed side by side).

@@ -31,10 +31,11 @@
 //!    tolerance growing with distance of Jain, Hong & Bolle, "On-line fingerprint verification", IEEE
 //!    TPAMI 19(4), 1997) and 30°; a pair of an ending with a bifurcation counts 0.8 (type used softly).
 //!    The best alignment is then refined: the rigid motion that fits its pairs in the least-squares
-//!    sense (2-D Procrustes about their centroids; Arun, Huang & Blostein, IEEE TPAMI 9(5), 1987) replaces the one-pair placement when pairing
-//!    again under it pairs more (a single minutia pair fixes the placement only roughly, and the
-//!    error grows with distance from it; this lowered the mean EER from 1.78% to 1.69%, most on the
-//!    partial, distorted prints of DB3, and left the ISO templates' unchanged).
+//!    sense (2-D Procrustes about their centroids; Arun, Huang & Blostein, IEEE TPAMI 9(5), 1987)
+//!    replaces the one-pair placement when pairing again under it pairs more (a single minutia pair
+//!    fixes the placement only roughly, and the error grows with distance from it; with the extractor
+//!    of the time this lowered the mean EER from 1.78% to 1.69%, most on the partial, distorted prints
+//!    of DB3, and left the ISO templates' unchanged).
 //!    The best alignment scores `w² / (oA · oB)`, `w` the weighted pairs and `oA`, `oB` the minutiae of
 //!    each template inside the other's area (its convex hull grown by 10 px), at least 8: the
 //!    normalisation of Jain, Hong & Bolle restricted to the overlap, so that a partial impression is
@@ -54,15 +55,15 @@
 //!
 //! | templates | EER | FNMR at FMR 0.1% | FNMR at FMR 0 |
 //! |---|---|---|---|
-//! | our extractor (images) | 1.69% | 3.57% | 5.98% |
+//! | our extractor (images) | 1.14% | 2.41% | 3.39% |
 //! | SecuGen ISO 19794-2 records | 2.25% | 5.27% | 9.55% |
 //! | NIST NBIS on images, for reference | 5.23% | 16.5% | — |
 //!
-//! About 23,000 comparisons per second on one core of the 2-core development machine (prepared
-//! templates of 25–45 minutiae, all FVC2002 pairs, 11.2 times NBIS's bozorth3 in the same run; the
-//! placement refinement of step 4 costs about a tenth of that), with
+//! About 28,000 comparisons per second on one core of the 2-core development machine (prepared
+//! templates of a median 23–41 minutiae by database, all FVC2002 pairs, 13.5 times NBIS's bozorth3 in
+//! the same run; the placement refinement of step 4 costs about a tenth of that), with
 //! `POPCNT` enabled as `.cargo/config.toml` asks; preparing a template (its cylinders) takes about
-//! 200–340 µs. Speed: `cargo bench --features nbis-bench --bench fingerprint`. Accuracy: reproduce with
+//! 130–250 µs. Speed: `cargo bench --features nbis-bench --bench fingerprint`. Accuracy: reproduce with
 //! `tally fingerprint eval ../shared/data/fvc2002 [--ext iso]` or, independently of this code,
 //! `../shared/tools/fp-eval --cmd 'target/release/tally fingerprint compare-batch' ../shared/data/fvc2002`.
 //!
