@@ -51,15 +51,15 @@ pub fn run(ctx: &Ctx, args: BenchArgs) -> anyhow::Result<()> {
     }
     let scratch = Scratch(args.dir.clone());
     let run_for = Duration::from_secs_f64(args.seconds);
-    println!(
+    outln!(
         "tally ledger bench: {} entries, {:.1} s per append run, scratch {}",
         args.entries,
         args.seconds,
         scratch.0.display()
     );
-    println!();
-    println!("| measure | result | reference in the same run |");
-    println!("|---|---|---|");
+    outln!();
+    outln!("| measure | result | reference in the same run |");
+    outln!("|---|---|---|");
 
     // Raw and ledger runs alternate, so a disk that slows down part-way affects both alike.
     for batch in [1u64, 16, 256] {
@@ -70,7 +70,7 @@ pub fn run(ctx: &Ctx, args: BenchArgs) -> anyhow::Result<()> {
         })?;
         let raw = median(&mut raws);
         let commits = rate / batch as f64;
-        println!(
+        outln!(
             "| durable appends/s, {batch} per commit | {rate:.0} | {commits:.0} commits/s = {:.2}× raw SQLite's {raw:.0} durable 1-row commits/s |",
             commits / raw
         );
@@ -80,7 +80,7 @@ pub fn run(ctx: &Ctx, args: BenchArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     build(ctx, &big, args.entries, 4096)?;
     let built = started.elapsed();
-    println!(
+    outln!(
         "| build a {}-entry ledger, 4,096 per commit | {:.1} s ({:.0} entries/s) | — |",
         args.entries,
         built.as_secs_f64(),
@@ -93,7 +93,7 @@ pub fn run(ctx: &Ctx, args: BenchArgs) -> anyhow::Result<()> {
     export::export(&mut reader, &out)?;
     let exported = started.elapsed();
     let size = std::fs::metadata(out.join(export::ENTRIES))?.len();
-    println!(
+    outln!(
         "| export | {:.1} s ({:.0} MB/s, {} MB) | — |",
         exported.as_secs_f64(),
         size as f64 / 1e6 / exported.as_secs_f64(),
@@ -105,7 +105,7 @@ pub fn run(ctx: &Ctx, args: BenchArgs) -> anyhow::Result<()> {
     let verified = started.elapsed();
     anyhow::ensure!(report.size == args.entries + 1, "verified {} entries", report.size);
     let hashing = hash_only(&out.join(export::ENTRIES))?;
-    println!(
+    outln!(
         "| verify the export (signature, canonical form, chain, root) | {:.0} entries/s ({:.1} s) | SHA-256 leaf hashing alone: {:.0} entries/s |",
         report.size as f64 / verified.as_secs_f64(),
         verified.as_secs_f64(),
@@ -117,7 +117,7 @@ pub fn run(ctx: &Ctx, args: BenchArgs) -> anyhow::Result<()> {
         reader.inclusion_proof(spread(i, n), None)?.verify().context("proof does not verify")?;
         Ok(())
     })?;
-    println!(
+    outln!(
         "| inclusion proof at {n} entries (make + check) | p50 {} µs, p99 {} µs | — |",
         p50.as_micros(),
         p99.as_micros()
@@ -126,13 +126,13 @@ pub fn run(ctx: &Ctx, args: BenchArgs) -> anyhow::Result<()> {
         reader.consistency_proof(spread(i, n).max(1), None)?.verify().context("proof does not verify")?;
         Ok(())
     })?;
-    println!(
+    outln!(
         "| consistency proof at {n} entries (make + check) | p50 {} µs, p99 {} µs | — |",
         p50.as_micros(),
         p99.as_micros()
     );
-    println!();
-    println!("Reproduce: cargo build --release && target/release/tally ledger bench --entries {}", args.entries);
+    outln!();
+    outln!("Reproduce: cargo build --release && target/release/tally ledger bench --entries {}", args.entries);
     Ok(())
 }
 

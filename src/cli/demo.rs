@@ -76,7 +76,7 @@ async fn bind(listen: Option<SocketAddr>) -> anyhow::Result<tokio::net::TcpListe
     match tokio::net::TcpListener::bind(DEFAULT_LISTEN).await {
         Ok(l) => Ok(l),
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-            println!("{DEFAULT_LISTEN} is taken: listening on a free port instead");
+            outln!("{DEFAULT_LISTEN} is taken: listening on a free port instead");
             tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding a free port on 127.0.0.1")
         }
         Err(e) => Err(e).with_context(|| format!("binding {DEFAULT_LISTEN}")),
@@ -94,7 +94,7 @@ pub fn run(ctx: Ctx, data_dir: Option<PathBuf>, config_given: bool, args: DemoAr
     let result = run_in(&ctx, &dir, temporary, &args);
     if temporary {
         match std::fs::remove_dir_all(&dir) {
-            Ok(()) => println!("removed {}", dir.display()),
+            Ok(()) => outln!("removed {}", dir.display()),
             Err(e) => eprintln!("tally: could not remove {}: {e}", dir.display()),
         }
     }
@@ -105,26 +105,26 @@ fn run_in(ctx: &Ctx, dir: &Path, temporary: bool, args: &DemoArgs) -> anyhow::Re
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let stop = super::serve::stop_signal(&runtime)?;
     let clock = ctx.clock.clone();
-    println!("tally demo: a synthetic prison on simulated readers and turnstiles (no hardware; nobody in it is real)");
-    println!();
+    outln!("tally demo: a synthetic prison on simulated readers and turnstiles (no hardware; nobody in it is real)");
+    outln!();
     let keep = if temporary { "temporary: removed when the demo stops; --data-dir DIR keeps it" } else { "kept" };
-    println!("  data       {} ({keep})", dir.display());
+    outln!("  data       {} ({keep})", dir.display());
     if !dir.join(MANIFEST).exists() {
-        println!("  prison     seeding {} people on {} cores…", args.people, tally::parallel::cores());
+        outln!("  prison     seeding {} people on {} cores…", args.people, tally::parallel::cores());
     }
     let software = format!("tally {}", env!("CARGO_PKG_VERSION"));
     let prepared = demo::prepare(dir, args.seed, args.people as usize, &software, clock.clone())
         .with_context(|| format!("preparing the demo in {}", dir.display()))?;
     let prison = Arc::new(prepared.prison);
     match &prepared.seeded {
-        None => println!(
+        None => outln!(
             "  prison     found from an earlier run ({} people, seed {}): taken up where the ledger left it",
             prison.people.len(),
             prison.seed
         ),
         Some(s) => {
             use tally::people::Category;
-            println!(
+            outln!(
                 "  prison     {} seeded in {:.1} s: {} inmates, {} staff, {} visitors; {} fingers enrolled, {} of them \
              extracted from synthetic images{}",
                 demo::FACILITY_NAME,
@@ -136,7 +136,7 @@ fn run_in(ctx: &Ctx, dir: &Path, temporary: bool, args: &DemoArgs) -> anyhow::Re
                 s.from_images,
                 if s.left_out > 0 { format!(" ({} poor impressions left out)", s.left_out) } else { String::new() },
             );
-            println!(
+            outln!(
                 "  photos     a synthetic portrait of each of the {} ({} KB on average)",
                 s.photos,
                 s.photo_bytes / s.photos.max(1) / 1000
@@ -161,30 +161,30 @@ fn run_in(ctx: &Ctx, dir: &Path, temporary: bool, args: &DemoArgs) -> anyhow::Re
         let fingers = gate.as_ref().map(|g| g.fingers.clone()).unwrap_or_default();
         let lanes: Vec<String> =
             config.lanes.iter().map(|l| format!("{} ({} → {})", l.id, l.from_zone, l.to_zone)).collect();
-        println!(
+        outln!(
             "  lanes      {}: simulated readers; OSDP controllers 1 and 2 on {} (secure channel)",
             lanes.join(", "),
             pd.path()
         );
-        println!();
-        println!("  URL        http://{local}");
-        println!("  tokens     (send as  Authorization: Bearer <token>)");
+        outln!();
+        outln!("  URL        http://{local}");
+        outln!("  tokens     (send as  Authorization: Bearer <token>)");
         for (role, secret) in &tokens {
-            println!("    {role:<11} {}", secret.expose());
+            outln!("    {role:<11} {}", secret.expose());
         }
-        println!();
-        println!("  pages      open the URL, sign in with a token: the guard's gate screens (/gate/main-gate,");
-        println!("             /gate/block-a-door), the headcount board (/headcount, any token), the roll-call");
-        println!("             (/rollcall, supervisor), people and enrolment (/people, enroller), the ledger (/ledger, auditor)");
-        println!("  try        curl -H 'Authorization: Bearer <supervisor token>' http://{local}/api/v1/headcount");
-        println!(
+        outln!();
+        outln!("  pages      open the URL, sign in with a token: the guard's gate screens (/gate/main-gate,");
+        outln!("             /gate/block-a-door), the headcount board (/headcount, any token), the roll-call");
+        outln!("             (/rollcall, supervisor), people and enrolment (/people, enroller), the ledger (/ledger, auditor)");
+        outln!("  try        curl -H 'Authorization: Bearer <supervisor token>' http://{local}/api/v1/headcount");
+        outln!(
             "  then       gate traffic every 2–4 s; shift-change roll-call of block A in {} s; Ctrl-C stops",
             args.rollcall_after
         );
         if std::env::var_os("TALLY_LOG").is_none() {
-            println!("  log        the service's own log shows warnings only here; TALLY_LOG=info for all of it");
+            outln!("  log        the service's own log shows warnings only here; TALLY_LOG=info for all of it");
         }
-        println!();
+        outln!();
 
         let (api_stop, api_stopped) = tokio::sync::oneshot::channel::<()>();
         let state = AppState::new(writer.clone(), dir.to_owned(), facility.clone());
@@ -199,7 +199,7 @@ fn run_in(ctx: &Ctx, dir: &Path, temporary: bool, args: &DemoArgs) -> anyhow::Re
             turnstiles: pd.handle.clone(),
             rollcall_after: Duration::from_secs(args.rollcall_after),
         };
-        let tasks = demo::start(running, Arc::new(|line: String| println!("{line}")));
+        let tasks = demo::start(running, Arc::new(|line: String| outln!("{line}")));
         let served = tokio::select! {
             () = stop => None,
             r = &mut server => Some(r),
@@ -224,9 +224,9 @@ fn run_in(ctx: &Ctx, dir: &Path, temporary: bool, args: &DemoArgs) -> anyhow::Re
     writer_thread.join().map_err(|_| anyhow::anyhow!("the ledger writer panicked"))?;
     drop(pd);
     info!("stopped");
-    println!("stopped: the ledger's shutdown entry is written");
+    outln!("stopped: the ledger's shutdown entry is written");
     if !temporary {
-        println!(
+        outln!(
             "  verify it: tally --data-dir {dir} ledger export --out EXPORT && tally ledger verify EXPORT",
             dir = dir.display()
         );

@@ -55,14 +55,14 @@ pub fn run(args: DevicesArgs) -> anyhow::Result<()> {
 fn list() -> anyhow::Result<()> {
     let supported: Vec<String> =
         tally_uru4000::MODELS.iter().map(|m| format!("{:04x}:{:04x}", m.vendor, m.product)).collect();
-    println!("USB fingerprint readers:");
+    outln!("USB fingerprint readers:");
     match tally_usb::list(tally_uru4000::supported) {
         Err(_) if !Path::new("/sys/bus/usb").exists() => {
-            println!("  this machine has no USB bus (/sys/bus/usb is missing): plug readers into a machine with USB");
+            outln!("  this machine has no USB bus (/sys/bus/usb is missing): plug readers into a machine with USB");
         }
-        Err(e) => println!("  cannot list USB devices: {:#}", anyhow::Error::from(e)),
+        Err(e) => outln!("  cannot list USB devices: {:#}", anyhow::Error::from(e)),
         Ok(readers) if readers.is_empty() => {
-            println!("  none attached (tally drives {})", supported.join(", "));
+            outln!("  none attached (tally drives {})", supported.join(", "));
         }
         Ok(readers) => {
             for reader in readers {
@@ -71,21 +71,21 @@ fn list() -> anyhow::Result<()> {
                     Ok(()) => "ready: a lane configured for this port will use it".to_string(),
                     Err(e) => format!("{:#}", anyhow::Error::from(e)),
                 };
-                println!("  {} {model} at {}: {access}", reader.address(), reader.node());
+                outln!("  {} {model} at {}: {access}", reader.address(), reader.node());
             }
         }
     }
-    println!("Serial ports (GROW/ZhianTec fingerprint modules, OSDP turnstile buses):");
+    outln!("Serial ports (GROW/ZhianTec fingerprint modules, OSDP turnstile buses):");
     match tally_grow::ports() {
-        Err(e) => println!("  cannot list serial ports: {:#}", anyhow::Error::from(e)),
-        Ok(ports) if ports.is_empty() => println!("  none found"),
+        Err(e) => outln!("  cannot list serial ports: {:#}", anyhow::Error::from(e)),
+        Ok(ports) if ports.is_empty() => outln!("  none found"),
         Ok(ports) => {
             for port in ports {
                 let access = match port.check_access() {
                     Ok(()) => "ready: used if the configuration names it".to_string(),
                     Err(e) => format!("{:#}", anyhow::Error::from(e)),
                 };
-                println!("  {port}: {access}");
+                outln!("  {port}: {access}");
             }
         }
     }
@@ -118,7 +118,7 @@ fn replay(capture: &Path, device: &Path, out: &Path, seed: Option<u32>) -> anyho
     let (width, height) = (image.width, image.height);
     let gray = GrayImage::from_raw(image.pixels, width, height, u32::from(image.dpi))?;
     super::fingerprint_synth::write_png(out, &gray)?;
-    println!(
+    outln!(
         "{}: {width}×{height} at {} dpi from a {} ({} transfers matched)",
         out.display(),
         gray.dpi,

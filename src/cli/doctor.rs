@@ -51,9 +51,9 @@ pub fn run(config_file: Option<PathBuf>, data_dir: Option<PathBuf>, args: Doctor
     let checks = doctor::run(&inputs);
     if args.json {
         let report = serde_json::json!({ "ok": !doctor::any_failed(&checks), "checks": checks });
-        println!("{}", serde_json::to_string_pretty(&report).context("writing the report")?);
+        outln!("{}", serde_json::to_string_pretty(&report).context("writing the report")?);
     } else {
-        print!("{}", doctor::render_text(&checks));
+        out!("{}", doctor::render_text(&checks));
     }
     let failed = checks.iter().filter(|c| c.status == doctor::Status::Failed).count();
     if failed > 0 {

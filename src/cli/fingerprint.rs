@@ -63,7 +63,7 @@ pub fn run(cmd: FingerprintCommand) -> anyhow::Result<()> {
         FingerprintCommand::Extract { image, out, format } => extract_cmd(&image, out.as_deref(), format),
         FingerprintCommand::Compare { a, b } => {
             let (ta, tb) = (load(&a)?, load(&b)?);
-            println!("{:.6}", matcher::compare(&ta, &tb));
+            outln!("{:.6}", matcher::compare(&ta, &tb));
             Ok(())
         }
         FingerprintCommand::CompareBatch => compare_batch(),
@@ -114,17 +114,17 @@ fn extract_cmd(image: &Path, out: Option<&Path>, format: Format) -> anyhow::Resu
     let took = started.elapsed();
     let Some(out) = out else {
         let count = |k: MinutiaKind| t.minutiae.iter().filter(|m| m.kind == k).count();
-        println!(
+        outln!(
             "minutiae: {} ({} endings, {} bifurcations, {} other)",
             t.minutiae.len(),
             count(MinutiaKind::Ending),
             count(MinutiaKind::Bifurcation),
             count(MinutiaKind::Other)
         );
-        println!("quality: {}", t.quality);
-        println!("size: {}×{} pixels at 500 dpi", t.width, t.height);
-        println!("usable for matching: {}", PreparedTemplate::new(&t).usable());
-        println!("time: {:.1} ms", took.as_secs_f64() * 1e3);
+        outln!("quality: {}", t.quality);
+        outln!("size: {}×{} pixels at 500 dpi", t.width, t.height);
+        outln!("usable for matching: {}", PreparedTemplate::new(&t).usable());
+        outln!("time: {:.1} ms", took.as_secs_f64() * 1e3);
         return Ok(());
     };
     let bytes = match format {
@@ -133,7 +133,7 @@ fn extract_cmd(image: &Path, out: Option<&Path>, format: Format) -> anyhow::Resu
         Format::Ansi => iso::write_ansi(&t),
     };
     write_whole(out, &bytes)?;
-    println!("wrote {} minutiae ({} bytes, {format:?} format) to {}", t.minutiae.len(), bytes.len(), out.display());
+    outln!("wrote {} minutiae ({} bytes, {format:?} format) to {}", t.minutiae.len(), bytes.len(), out.display());
     Ok(())
 }
 

@@ -244,7 +244,7 @@ pub fn run(args: &BenchIndexArgs) -> anyhow::Result<()> {
         },
     };
     if args.json {
-        println!("{}", serde_json::to_string(&figures)?);
+        outln!("{}", serde_json::to_string(&figures)?);
     } else {
         report(&figures, &args.ext);
     }
@@ -333,41 +333,43 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
 fn report(f: &Figures, ext: &str) {
     let d = &f.details;
     let pct = |v: f64| format!("{:.2}%", v * 100.0);
-    println!("Identification index, gallery of {} templates (32 FVC2002 fingers from .{ext} files planted)", f.gallery);
-    println!();
-    println!("| figure | value |");
-    println!("|---|---|");
-    println!("| identify latency p50 / p99 | {:.1} ms / {:.1} ms |", f.p50_ms, f.p99_ms);
-    println!("| rank-1, index ({} mated probes) | {} |", d.mated, pct(f.rank1));
+    outln!("Identification index, gallery of {} templates (32 FVC2002 fingers from .{ext} files planted)", f.gallery);
+    outln!();
+    outln!("| figure | value |");
+    outln!("|---|---|");
+    outln!("| identify latency p50 / p99 | {:.1} ms / {:.1} ms |", f.p50_ms, f.p99_ms);
+    outln!("| rank-1, index ({} mated probes) | {} |", d.mated, pct(f.rank1));
     match f.rank1_exhaustive {
-        Some(r) => println!(
+        Some(r) => outln!(
             "| rank-1, exhaustive matching ({} probes; index on the same probes {}) | {} |",
             d.exhaustive_probes,
             pct(d.rank1_same_probes),
             pct(r)
         ),
-        None => println!("| rank-1, exhaustive matching | not run |"),
+        None => outln!("| rank-1, exhaustive matching | not run |"),
     }
-    println!("| mate in the short list of {} | {} |", d.shortlist, pct(d.shortlist_hit));
+    outln!("| mate in the short list of {} | {} |", d.shortlist, pct(d.shortlist_hit));
     let kept: Vec<String> = d.kept_within.iter().map(|(n, v)| format!("{n}: {}", pct(*v))).collect();
-    println!("| mate within the first n of candidate selection | {} |", kept.join(", "));
-    println!("| gate's operating point at this size (FPIR ≤ {}): threshold | {:.4} |", DEFAULT_MAX_FPIR, d.threshold);
-    println!("| FPIR there, {} FVC2002 strangers | {} |", d.strangers, pct(f.fpir));
-    println!("| FPIR there, {} synthetic strangers | {} |", d.synthetic_strangers, pct(f.fpir_synthetic));
-    println!("| TPIR there | {} |", pct(d.tpir));
+    outln!("| mate within the first n of candidate selection | {} |", kept.join(", "));
+    outln!("| gate's operating point at this size (FPIR ≤ {}): threshold | {:.4} |", DEFAULT_MAX_FPIR, d.threshold);
+    outln!("| FPIR there, {} FVC2002 strangers | {} |", d.strangers, pct(f.fpir));
+    outln!("| FPIR there, {} synthetic strangers | {} |", d.synthetic_strangers, pct(f.fpir_synthetic));
+    outln!("| TPIR there | {} |", pct(d.tpir));
     let (t, fvc, synthetic, tpir) = d.fixed;
-    println!(
+    outln!(
         "| fixed threshold {t:.4} (highest calibration impostor): FPIR FVC / synthetic, TPIR | {} / {} , {} |",
         pct(fvc),
         pct(synthetic),
         pct(tpir)
     );
-    println!("| load (decode + key + file) | {:.2} s |", f.load_s);
-    println!("| memory per template | {:.0} bytes |", f.bytes_per_template);
-    println!();
-    println!(
+    outln!("| load (decode + key + file) | {:.2} s |", f.load_s);
+    outln!("| memory per template | {:.0} bytes |", f.bytes_per_template);
+    outln!();
+    outln!(
         "Synthetic distractors made in {:.1} s; exhaustive matching took {:.1} s. Reproduce: \
          `target/release/tally fingerprint bench-index --gallery {}`",
-        d.synth_s, d.exhaustive_s, f.gallery
+        d.synth_s,
+        d.exhaustive_s,
+        f.gallery
     );
 }

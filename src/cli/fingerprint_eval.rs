@@ -214,15 +214,35 @@ fn quantile(v: &[Duration], q: f64) -> Duration {
 }
 
 fn report(dir: &Path, ext: &str, outcomes: &[Outcome], source: bool) {
-    println!("tally fingerprint eval: {} (*.{ext}), {} database(s)", dir.display(), outcomes.len());
-    println!();
-    println!(
+    outln!("tally fingerprint eval: {} (*.{ext}), {} database(s)", dir.display(), outcomes.len());
+    outln!();
+    outln!(
         "{:<8} | {:>8} {:>8} {:>9} {:>8} | {:>8} {:>8} {:>9} {:>8} | {:>14} {:>11}",
-        "", "FVC imp.", "", "", "", "all imp.", "", "", "", "load ms", "comparisons"
+        "",
+        "FVC imp.",
+        "",
+        "",
+        "",
+        "all imp.",
+        "",
+        "",
+        "",
+        "load ms",
+        "comparisons"
     );
-    println!(
+    outln!(
         "{:<8} | {:>8} {:>8} {:>9} {:>8} | {:>8} {:>8} {:>9} {:>8} | {:>14} {:>11}",
-        "database", "EER", "FMR1%", "FMR0.1%", "FMR0", "EER", "FMR1%", "FMR0.1%", "FMR0", "median / p95", "per s, core"
+        "database",
+        "EER",
+        "FMR1%",
+        "FMR0.1%",
+        "FMR0",
+        "EER",
+        "FMR1%",
+        "FMR0.1%",
+        "FMR0",
+        "median / p95",
+        "per s, core"
     );
     let row = |a: &Accuracy| {
         format!(
@@ -236,7 +256,7 @@ fn report(dir: &Path, ext: &str, outcomes: &[Outcome], source: bool) {
     let rate = |o: &Outcome| o.comparisons as f64 / o.compare_time.as_secs_f64().max(1e-9);
     for o in outcomes {
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
-        println!(
+        outln!(
             "{:<8} | {} | {} | {:>6.1} / {:>5.1} {:>11.0}",
             o.name,
             row(&o.fvc),
@@ -256,7 +276,7 @@ fn report(dir: &Path, ext: &str, outcomes: &[Outcome], source: bool) {
     let loads: Vec<Duration> = outcomes.iter().flat_map(|o| o.load.iter().copied()).collect();
     let total_cmp: usize = outcomes.iter().map(|o| o.comparisons).sum();
     let total_time: f64 = outcomes.iter().map(|o| o.compare_time.as_secs_f64()).sum();
-    println!(
+    outln!(
         "{:<8} | {} | {} | {:>6.1} / {:>5.1} {:>11.0}",
         "mean",
         row(&mean(&|o| o.fvc)),
@@ -265,43 +285,43 @@ fn report(dir: &Path, ext: &str, outcomes: &[Outcome], source: bool) {
         quantile(&loads, 0.95).as_secs_f64() * 1e3,
         total_cmp as f64 / total_time.max(1e-9)
     );
-    println!(
+    outln!(
         "(FMRx: FNMR at that FMR. Load: reading, decoding and extracting one file. Comparisons on prepared templates.)"
     );
 
     let impostor: Vec<f32> = outcomes.iter().flat_map(|o| o.impostor.iter().copied()).collect();
-    println!();
-    println!("Calibration on the {} all-impostor pairs: choose the threshold by the FMR you accept.", impostor.len());
-    println!("{:>10} {:>12} {:>10}", "FMR asked", "threshold", "FMR there");
+    outln!();
+    outln!("Calibration on the {} all-impostor pairs: choose the threshold by the FMR you accept.", impostor.len());
+    outln!("{:>10} {:>12} {:>10}", "FMR asked", "threshold", "FMR there");
     let mut table = Vec::new();
     for &level in FMR_LEVELS {
         if level * (impostor.len() as f64) < 1.0 {
             continue;
         }
         let (t, f) = threshold_for_fmr(&impostor, level);
-        println!("{:>10} {:>12} {:>10}", format!("{}%", level * 100.0), t, format!("{:.4}%", f * 100.0));
+        outln!("{:>10} {:>12} {:>10}", format!("{}%", level * 100.0), t, format!("{:.4}%", f * 100.0));
         table.push((t, f));
     }
     let top = impostor.iter().copied().fold(0.0f32, f32::max);
     // Thresholds print in full (the shortest text that reads back as the same f32), so that the
     // table's scores are exactly those measured.
     let zero = top.next_up();
-    println!("{:>10} {:>12} {:>10}   (any threshold above the highest impostor score, {top})", "0", zero, "0%");
+    outln!("{:>10} {:>12} {:>10}   (any threshold above the highest impostor score, {top})", "0", zero, "0%");
     let one_percent = table.iter().find(|&&(_, f)| f <= 0.01).map(|&(t, _)| t);
     let tail = one_percent.and_then(|from| fit_tail_decade(&impostor, from));
     match tail {
-        Some((decade, k)) => println!(
+        Some((decade, k)) => outln!(
             "Beyond the highest impostor score: FMR falls tenfold every {decade:.4} of score (exponential tail of the {k} scores above the 1% point, upper 95% bound)."
         ),
-        None => println!("Too few impostor scores above the 1% point to fit the tail."),
+        None => outln!("Too few impostor scores above the 1% point to fit the tail."),
     }
-    println!();
+    outln!();
     let op = OperatingPoint::default();
-    println!(
+    outln!(
         "What the gate's operating point (at most {} false identification per touch, this build's calibration) costs genuine touches:",
         op.max_fpir
     );
-    println!("{:>10} {:>12} {:>10} {:>16}", "templates", "FMR each", "threshold", "FNMR (mean)");
+    outln!("{:>10} {:>12} {:>10} {:>16}", "templates", "FMR each", "threshold", "FNMR (mean)");
     for n in [100, 1_000, 10_000, 100_000, 200_000] {
         let t = op.threshold(n);
         let fnmr = outcomes
@@ -309,21 +329,21 @@ fn report(dir: &Path, ext: &str, outcomes: &[Outcome], source: bool) {
             .map(|o| o.genuine.iter().filter(|&&s| s < t).count() as f64 / o.genuine.len().max(1) as f64)
             .sum::<f64>()
             / outcomes.len().max(1) as f64;
-        println!("{n:>10} {:>12} {t:>10.4} {:>16}", format!("{:.1e}", op.max_fmr(n)), pct(fnmr));
+        outln!("{n:>10} {:>12} {t:>10.4} {:>16}", format!("{:.1e}", op.max_fmr(n)), pct(fnmr));
     }
     if source {
-        println!();
-        println!("pub const CALIBRATION: &[(f32, f64)] = &[");
+        outln!();
+        outln!("pub const CALIBRATION: &[(f32, f64)] = &[");
         let mut last = f32::NEG_INFINITY;
         for (t, f) in table {
             if t > last {
-                println!("    ({t}, {f:.4e}),");
+                outln!("    ({t}, {f:.4e}),");
                 last = t;
             }
         }
-        println!("];");
+        outln!("];");
         if let Some((decade, _)) = tail {
-            println!("pub const TAIL_DECADE: f32 = {decade:.4};");
+            outln!("pub const TAIL_DECADE: f32 = {decade:.4};");
         }
     }
 }

@@ -145,7 +145,7 @@ pub fn run(args: &SynthArgs) -> anyhow::Result<()> {
         r?;
     }
     let took = started.elapsed().as_secs_f64();
-    println!(
+    outln!(
         "wrote {total} images ({} fingers × {} impressions, {}×{} pixels at 500 dpi) to {} in {took:.1} s ({:.1} images/s)",
         plan.fingers,
         plan.impressions,
@@ -155,7 +155,7 @@ pub fn run(args: &SynthArgs) -> anyhow::Result<()> {
         total as f64 / took.max(1e-9)
     );
     if plan.fvc {
-        println!(
+        outln!(
             "layout: FVC, DB1_B … DB{}_B; evaluate with `tally fingerprint eval {} --ext png`",
             plan.fingers.div_ceil(FVC_FINGERS),
             plan.out.display()

@@ -75,18 +75,18 @@ pub fn run(ctx: &Ctx, cmd: LedgerCommand) -> anyhow::Result<()> {
             let (facility, appliance) = (ctx.config.facility_id_or_default(), ctx.config.appliance_id_or_default());
             let l = Ledger::create(dir, &facility, &appliance, ctx.clock.clone())?;
             let (_, note) = l.reader()?.latest_checkpoint()?;
-            println!("created ledger {} in {}", l.identity().origin, dir.display());
-            print!("{note}");
+            outln!("created ledger {} in {}", l.identity().origin, dir.display());
+            out!("{note}");
         }
         LedgerCommand::Note { author, text } => {
             let note = Note::new(author, text)?;
             let a = open_ledger(ctx)?.append(vec![Event::Note(note)])?;
-            println!("{}", a.seqs.first().copied().unwrap_or_default());
+            outln!("{}", a.seqs.first().copied().unwrap_or_default());
         }
-        LedgerCommand::Checkpoint => print!("{}", reader()?.latest_checkpoint()?.1),
+        LedgerCommand::Checkpoint => out!("{}", reader()?.latest_checkpoint()?.1),
         LedgerCommand::Export { out } => {
             let e = export::export(&mut reader()?, &out)?;
-            println!("exported {} entries of {} ({} keys) to {}", e.size, e.origin, e.keys, out.display());
+            outln!("exported {} entries of {} ({} keys) to {}", e.size, e.origin, e.keys, out.display());
         }
         LedgerCommand::Verify { dir, previous, key } => {
             let read = |p: &PathBuf| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()));
@@ -110,7 +110,7 @@ pub fn run(ctx: &Ctx, cmd: LedgerCommand) -> anyhow::Result<()> {
                     earlier.join(", ")
                 ));
             }
-            println!(
+            outln!(
                 "ok: {} entries of {} verified, root {}, {} signing key(s){extends}",
                 report.size,
                 report.origin,
@@ -119,22 +119,22 @@ pub fn run(ctx: &Ctx, cmd: LedgerCommand) -> anyhow::Result<()> {
             );
         }
         LedgerCommand::Prove { index, size } => {
-            println!("{}", serde_json::to_string_pretty(&reader()?.inclusion_proof(index, size)?)?);
+            outln!("{}", serde_json::to_string_pretty(&reader()?.inclusion_proof(index, size)?)?);
         }
         LedgerCommand::ProveConsistency { from, to } => {
-            println!("{}", serde_json::to_string_pretty(&reader()?.consistency_proof(from, to)?)?);
+            outln!("{}", serde_json::to_string_pretty(&reader()?.consistency_proof(from, to)?)?);
         }
         LedgerCommand::RotateKey => {
             let (a, vkey) = open_ledger(ctx)?.rotate_key()?;
-            println!("new signing key from entry {}: {vkey}", a.seqs.first().copied().unwrap_or_default());
+            outln!("new signing key from entry {}: {vkey}", a.seqs.first().copied().unwrap_or_default());
         }
         LedgerCommand::PeerKeys => {
             let mut r = reader()?;
             let vkey = r.verifier_keys()?.pop().unwrap_or_default();
             let origin = r.latest_checkpoint()?.1.lines().next().unwrap_or_default().to_owned();
             let witness = tally::peers::witness(dir, &origin)?;
-            println!("vkey {vkey}");
-            println!("witness {}", witness.verifier().to_vkey());
+            outln!("vkey {vkey}");
+            outln!("witness {}", witness.verifier().to_vkey());
         }
         LedgerCommand::Bench(args) => super::bench::run(ctx, args)?,
     }

@@ -1,5 +1,23 @@
 //! The command line: clap types, then one function per command. Commands return `anyhow` errors with
-//! context; [`exit_code`] sorts them for `main`.
+//! context; [`exit_code`] sorts them for `main`. Commands print with [`outln!`] and [`out!`], never
+//! `println!`: see [`stdout_write`].
+
+/// `println!` for commands: see [`stdout_write`].
+macro_rules! outln {
+    () => {
+        $crate::cli::stdout_write(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::stdout_write(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` for commands: see [`stdout_write`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::stdout_write(format_args!($($arg)*))
+    };
+}
 
 mod bench;
 mod demo;
@@ -164,4 +182,20 @@ fn open_ledger(ctx: &Ctx) -> anyhow::Result<tally::ledger::Ledger> {
         .with_context(|| format!("opening the ledger in {}", ctx.config.data_dir.display()))?;
     l.check_identity(ctx.config.facility_id.as_deref(), ctx.config.appliance_id.as_deref())?;
     Ok(l)
+}
+
+/// Writes to standard output. When the reader has gone away (`tally … | head`), the process ends
+/// quietly with status 141, as a Unix tool killed by SIGPIPE would, where `println!` would panic (Rust
+/// ignores SIGPIPE, so the write fails instead); any other write error ends it with a message and
+/// status 1. Ending here is safe: what a command has made durable is already committed, and nothing
+/// else it would print can reach anyone.
+pub(crate) fn stdout_write(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("tally: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
 }

@@ -45,7 +45,7 @@ pub fn run(ctx: &Ctx, cmd: OffsiteCommand) -> anyhow::Result<()> {
             let a = ledger
                 .append(vec![Event::OffsiteCopy(copied.entry.clone())])
                 .context("recording the off-site copy in the ledger")?;
-            println!(
+            outln!(
                 "copy {} written: {} entries of {}, {} people, {} templates; recorded as entry {}",
                 copied.path.display(),
                 copied.entry.size,
@@ -78,16 +78,17 @@ pub fn run_restore(ctx: &Ctx, args: RestoreArgs) -> anyhow::Result<()> {
     })
     .with_context(|| format!("restoring {} into {}", args.copy.display(), cfg.data_dir.display()))?;
     if r.pinned {
-        println!("copy verified: {} entries of {}, signed by the pinned key", r.previous_size, r.previous_origin);
+        outln!("copy verified: {} entries of {}, signed by the pinned key", r.previous_size, r.previous_origin);
     } else {
-        println!(
+        outln!(
             "copy verified against its own keys only (no --key given): {} entries of {}",
-            r.previous_size, r.previous_origin
+            r.previous_size,
+            r.previous_origin
         );
     }
-    println!("restored {} people and {} templates into {}", r.people, r.templates, cfg.data_dir.display());
-    println!("new epoch {}: ledger {}; earlier epochs kept under epochs/", r.epoch, r.origin);
-    println!("verifier key of the new epoch (give it to the auditors):");
-    println!("{}", r.vkey);
+    outln!("restored {} people and {} templates into {}", r.people, r.templates, cfg.data_dir.display());
+    outln!("new epoch {}: ledger {}; earlier epochs kept under epochs/", r.epoch, r.origin);
+    outln!("verifier key of the new epoch (give it to the auditors):");
+    outln!("{}", r.vkey);
     Ok(())
 }

@@ -71,7 +71,7 @@ pub fn run(ctx: &Ctx, cmd: PeopleCommand) -> anyhow::Result<()> {
 fn purge(ctx: &Ctx, args: PurgeArgs) -> anyhow::Result<()> {
     let setting = ctx.config.retention;
     if !setting.is_set() {
-        println!("no [retention] setting in the configuration: templates and photos are kept; nothing to do");
+        outln!("no [retention] setting in the configuration: templates and photos are kept; nothing to do");
         return Ok(());
     }
     let dir = &ctx.config.data_dir;
@@ -82,7 +82,7 @@ fn purge(ctx: &Ctx, args: PurgeArgs) -> anyhow::Result<()> {
         retention::purge::Purger::new(ledger, dir, ctx.clock.clone(), setting).and_then(|mut p| p.run(None))
     };
     let outcome = outcome.with_context(|| format!("applying the retention rule in {}", dir.display()))?;
-    print!("{}", purge_text(&setting, &outcome));
+    out!("{}", purge_text(&setting, &outcome));
     Ok(())
 }
 
@@ -162,9 +162,9 @@ fn import_file(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let report = report.with_context(|| format!("importing {} into {}", args.file.display(), dir.display()))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", text(&args.file.display().to_string(), &report));
+        out!("{}", text(&args.file.display().to_string(), &report));
     }
     Ok(())
 }

@@ -54,36 +54,33 @@ pub fn run(ctx: &Ctx, global: bool, args: ProvisionArgs) -> anyhow::Result<()> {
 }
 
 fn print_report(p: &Provisioned) {
-    println!("Provisioned appliance {} (configuration {}).", p.origin, p.config_file.display());
+    outln!("Provisioned appliance {} (configuration {}).", p.origin, p.config_file.display());
     for item in &p.created {
         let mode = if item.part == Part::Config { "" } else { ", mode 0600" };
-        println!("  created  {} ({}{mode})", item.path.display(), item.part);
+        outln!("  created  {} ({}{mode})", item.path.display(), item.part);
     }
     for item in &p.kept {
-        println!("  kept     {} ({})", item.path.display(), item.part);
+        outln!("  kept     {} ({})", item.path.display(), item.part);
     }
-    println!();
-    println!(
-        "ADMIN TOKEN for \"{}\". It is shown this once and stored only as a hash: write it down now",
-        p.admin_name
-    );
-    println!(
+    outln!();
+    outln!("ADMIN TOKEN for \"{}\". It is shown this once and stored only as a hash: write it down now", p.admin_name);
+    outln!(
         "and keep it in the safe. With it, make the officers' tokens (tally tokens create --role ROLE --name NAME)."
     );
-    println!("{}", p.admin_token.expose());
-    println!();
-    println!("LEDGER VERIFIER KEY. Give it to the auditors and the inspectorate now, on paper or by a channel they");
-    println!(
+    outln!("{}", p.admin_token.expose());
+    outln!();
+    outln!("LEDGER VERIFIER KEY. Give it to the auditors and the inspectorate now, on paper or by a channel they");
+    outln!(
         "trust, and keep a copy off this appliance. It is public, not secret. With it, and only with it, anyone can"
     );
-    println!("check an export of this appliance's ledger offline (tally ledger verify DIR --key FILE, or standard");
-    println!("C2SP/sumdb tools); an export that does not verify with it was not signed by this appliance.");
-    println!("{}", p.vkey);
-    println!();
-    println!("For the facility's other appliances ([[peer]] of this one, see `tally ledger peer-keys`):");
-    println!("vkey {}", p.vkey);
-    println!("witness {}", p.witness);
-    println!();
-    println!("Next: check {} (lanes, zones, access rules); for a lane added later, run", p.config_file.display());
-    println!("`tally provision --force` to make its key. Then: systemctl enable --now tally");
+    outln!("check an export of this appliance's ledger offline (tally ledger verify DIR --key FILE, or standard");
+    outln!("C2SP/sumdb tools); an export that does not verify with it was not signed by this appliance.");
+    outln!("{}", p.vkey);
+    outln!();
+    outln!("For the facility's other appliances ([[peer]] of this one, see `tally ledger peer-keys`):");
+    outln!("vkey {}", p.vkey);
+    outln!("witness {}", p.witness);
+    outln!();
+    outln!("Next: check {} (lanes, zones, access rules); for a lane added later, run", p.config_file.display());
+    outln!("`tally provision --force` to make its key. Then: systemctl enable --now tally");
 }

@@ -71,7 +71,7 @@ pub fn run(ctx: Ctx, listen: Option<SocketAddr>) -> anyhow::Result<()> {
         let local = listener.local_addr()?;
         info!(addr = %local, "API listening");
         // A line on stdout for supervisors and tests that start tally on port 0.
-        println!("listening on {local}");
+        outln!("listening on {local}");
         let ticker = clock_checks(writer.clone());
         let offsite = tally::offsite::schedule::spawn(&cfg.offsite, dir.clone(), writer.clone(), ctx.clock.clone());
         let (facility, gate) = tally::app::start(cfg, ctx.clock.clone(), &writer).context("starting the appliance")?;

@@ -34,19 +34,19 @@ pub fn run(ctx: &Ctx, cmd: TokensCommand) -> anyhow::Result<()> {
         TokensCommand::Create { role, name } => {
             let (secret, role) = tally::auth::create(&mut store, &name, &role, &now)?;
             eprintln!("token for {name} ({role}); shown once, store it now:");
-            println!("{}", secret.expose());
+            outln!("{}", secret.expose());
         }
         TokensCommand::List => {
             for t in store.token_list()? {
                 let state = t.revoked.map_or("active".to_owned(), |r| format!("revoked {r}"));
-                println!("{}\t{}\t{}\t{}", t.name, t.role, t.created, state);
+                outln!("{}\t{}\t{}\t{}", t.name, t.role, t.created, state);
             }
         }
         TokensCommand::Revoke { name } => {
             if !store.token_revoke(&name, &now)? {
                 anyhow::bail!("no active token named {name:?}");
             }
-            println!("revoked {name}");
+            outln!("revoked {name}");
         }
     }
     Ok(())

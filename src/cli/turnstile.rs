@@ -86,17 +86,17 @@ fn test(args: &TestArgs) -> anyhow::Result<()> {
         }
     };
     let status = bus.status(args.address);
-    println!("controller {} on {port}: {identity}", args.address);
+    outln!("controller {} on {port}: {identity}", args.address);
     match (&args.scbk, status.as_ref().map(|s| s.secure)) {
-        (Some(_), Some(true)) => println!("secure channel: established (AES-128, MAC and encryption on every message)"),
+        (Some(_), Some(true)) => outln!("secure channel: established (AES-128, MAC and encryption on every message)"),
         (Some(_), _) => bail!("the secure channel was not established"),
         (None, _) => {
-            println!("secure channel: NOT TESTED (no --scbk given); production lanes refuse to run without it")
+            outln!("secure channel: NOT TESTED (no --scbk given); production lanes refuse to run without it")
         }
     }
     if let Some(status) = &status {
         for cap in &status.capabilities {
-            println!("capability: function {} compliance {} count {}", cap.function, cap.compliance, cap.count);
+            outln!("capability: function {} compliance {} count {}", cap.function, cap.compliance, cap.count);
         }
     }
     if !args.pulse {
@@ -106,19 +106,19 @@ fn test(args: &TestArgs) -> anyhow::Result<()> {
     turnstile
         .pulse(args.output, Duration::from_millis(args.pulse_ms))
         .with_context(|| format!("freeing the turnstile (output {})", args.output))?;
-    println!("output {} pulsed for {} ms: pass through now", args.output, args.pulse_ms);
+    outln!("output {} pulsed for {} ms: pass through now", args.output, args.pulse_ms);
     let deadline = Instant::now() + Duration::from_secs(args.wait);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match events.recv_timeout(left) {
             Ok((_, TurnstileEvent::Input { point, active: true })) if point == args.input => {
-                println!("passage confirmed");
+                outln!("passage confirmed");
                 return Ok(());
             }
             Ok((_, TurnstileEvent::Offline { reason })) => bail!("the controller went offline: {reason}"),
             Ok(_) => {}
             Err(_) => {
-                println!("no passage within {} s", args.wait);
+                outln!("no passage within {} s", args.wait);
                 return Ok(());
             }
         }

@@ -180,3 +180,25 @@ fn eval_runs_the_protocol_on_a_small_folder() {
     assert!(!out.status.success(), "no .tif files there");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no database"));
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_command_quietly_not_with_a_panic() {
+    // `tally … | head -1`: the reader closes the pipe before tally prints. `println!` would panic
+    // ("failed printing to stdout"); a command ends quietly with 141, as a tool killed by SIGPIPE does.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("synth");
+    let mut child = Command::new(tally_bin())
+        .args(["fingerprint", "synth", "--fingers", "1", "--impressions", "1", "--out"])
+        .arg(&out)
+        .env("TALLY_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tally");
+    drop(child.stdout.take());
+    let done = child.wait_with_output().expect("wait for tally");
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(141), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(std::fs::read_dir(&out).expect("the images were written").count() > 0);
+}
