@@ -4,7 +4,9 @@
 //!
 //! Every command takes images or templates alike and tells them apart by content, never by name: an
 //! ISO 19794-2 / ANSI 378 record starts with `FMR\0`, a tally template with `TFPT`, and anything else
-//! is decoded as an image (PNG, TIFF, PGM), rescaled to 500 dpi and extracted.
+//! is decoded as an image (PNG, TIFF, PGM), rescaled to 500 dpi and extracted. `extract` also reads a
+//! raw 8-bit frame as a reader delivers it (`--raw WIDTHxHEIGHT`) and takes the resolution of a file
+//! that does not record its own (`--dpi`).
 
 use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -12,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
 
-use tally::fingerprint::image::GrayImage;
+use tally::fingerprint::image::{DEFAULT_DPI, GrayImage};
 use tally::fingerprint::matcher::{self, PreparedTemplate};
 use tally::fingerprint::template::{self, MinutiaKind, Template};
 use tally::fingerprint::{extract, iso};
@@ -21,7 +23,8 @@ use tally::fingerprint::{extract, iso};
 pub enum FingerprintCommand {
     /// Extract the minutiae of an image; without -o, print a summary.
     Extract {
-        /// The image (PNG, TIFF or PGM); a template is accepted too and converted.
+        /// The image (PNG, TIFF or PGM, or a raw frame with --raw); a template is accepted too and
+        /// converted.
         image: PathBuf,
         /// Write the template to this file.
         #[arg(short, long, value_name = "OUT")]
@@ -29,6 +32,14 @@ pub enum FingerprintCommand {
         /// Format of the written template.
         #[arg(long, value_enum, default_value_t = Format::Tally)]
         format: Format,
+        /// The file is a raw 8-bit grey frame of this many pixels, row after row, as a reader
+        /// delivers it (for example 384x290).
+        #[arg(long, value_name = "WIDTHxHEIGHT", value_parser = parse_frame_size)]
+        raw: Option<(u32, u32)>,
+        /// The image's resolution, for a raw frame or a file that does not record its own (500 when
+        /// neither says); anything but 500 dpi is rescaled to it.
+        #[arg(long, value_name = "DPI")]
+        dpi: Option<u32>,
     },
     /// Print the similarity score of two fingerprints (images or templates), 0 to 1.
     Compare {
@@ -60,7 +71,9 @@ pub enum Format {
 
 pub fn run(cmd: FingerprintCommand) -> anyhow::Result<()> {
     match cmd {
-        FingerprintCommand::Extract { image, out, format } => extract_cmd(&image, out.as_deref(), format),
+        FingerprintCommand::Extract { image, out, format, raw, dpi } => {
+            extract_cmd(&image, Source { raw, dpi }, out.as_deref(), format)
+        }
         FingerprintCommand::Compare { a, b } => {
             let (ta, tb) = (load(&a)?, load(&b)?);
             outln!("{:.6}", matcher::compare(&ta, &tb));
@@ -108,9 +121,39 @@ pub(super) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync,
 // Commands
 // -------------------------------------------------------------------------------------------------
 
-fn extract_cmd(image: &Path, out: Option<&Path>, format: Format) -> anyhow::Result<()> {
+/// How `extract` reads its input beyond what the file says of itself.
+#[derive(Debug, Clone, Copy)]
+struct Source {
+    /// A raw frame of this width and height.
+    raw: Option<(u32, u32)>,
+    /// The resolution, when the file does not record one.
+    dpi: Option<u32>,
+}
+
+/// `WIDTHxHEIGHT`, both positive.
+fn parse_frame_size(text: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("{text:?} is not WIDTHxHEIGHT (for example 384x290)");
+    let (w, h) = text.split_once(['x', 'X']).ok_or_else(bad)?;
+    match (w.parse::<u32>(), h.parse::<u32>()) {
+        (Ok(w), Ok(h)) if w > 0 && h > 0 => Ok((w, h)),
+        _ => Err(bad()),
+    }
+}
+
+fn extract_cmd(image: &Path, source: Source, out: Option<&Path>, format: Format) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let t = load(image)?;
+    let t = match source {
+        Source { raw: None, dpi: None } => load(image)?,
+        Source { raw, dpi } => {
+            let bytes = std::fs::read(image).with_context(|| format!("reading {}", image.display()))?;
+            let img = match raw {
+                Some((w, h)) => GrayImage::from_raw(bytes, w, h, dpi.unwrap_or(DEFAULT_DPI)),
+                None => GrayImage::decode(&bytes, dpi),
+            }
+            .with_context(|| format!("{} is not a usable image", image.display()))?;
+            extract::extract(&img.to_500dpi()).with_context(|| format!("extracting {}", image.display()))?
+        }
+    };
     let took = started.elapsed();
     let Some(out) = out else {
         let count = |k: MinutiaKind| t.minutiae.iter().filter(|m| m.kind == k).count();

@@ -6,7 +6,7 @@
 //! with a chance of up to `templates × FMR(threshold)`: the false positive identification rate
 //! (FPIR). The gate holds that to [`OperatingPoint::max_fpir`], so the per-comparison false match
 //! rate it accepts shrinks as the gallery grows: with the default one in a thousand, about 10⁻⁵ for 100
-//! templates and 5·10⁻⁹ for 200,000 (scores of about 0.172 and 0.252 on the calibration of this
+//! templates and 5·10⁻⁹ for 200,000 (scores of about 0.160 and 0.237 on the calibration of this
 //! build). The price is paid by genuine touches that score between the two: see the README's
 //! "Identification at gallery scale" for what it costs and how it was measured.
 
@@ -60,9 +60,12 @@ mod tests {
             assert!(op.accepts(t + 1e-4, n) && !op.accepts(t - 1e-3, n), "{n}: {t}");
             last = t;
         }
-        // Above every impostor of the calibration set even for one template, and well above it at
-        // prison scale.
-        assert!(op.threshold(1) > 0.11 && op.threshold(200_000) > 0.24, "{}", op.threshold(200_000));
+        // Within the calibration table for one template; at prison scale, well above every impostor
+        // the calibration set holds (its last point is the highest impostor score).
+        let table = crate::fingerprint::matcher::calibration::CALIBRATION;
+        let (lowest, highest) = (table[0].0, table[table.len() - 1].0);
+        assert!(op.threshold(1) > lowest && op.threshold(1) < highest, "{}", op.threshold(1));
+        assert!(op.threshold(200_000) > highest + 0.05, "{} against {highest}", op.threshold(200_000));
         assert_eq!(op.max_fmr(0), op.max_fmr(1), "an empty gallery is searched as one template");
     }
 

@@ -202,3 +202,44 @@ fn a_reader_that_goes_away_ends_the_command_quietly_not_with_a_panic() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(std::fs::read_dir(&out).expect("the images were written").count() > 0);
 }
+
+#[test]
+fn extract_reads_a_raw_frame_of_the_size_given_and_rescales_other_resolutions() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let synth = dir.path().join("synth");
+    let made = Command::new(tally_bin())
+        .args(["fingerprint", "synth", "--fingers", "1", "--impressions", "1", "--seed", "3", "--out"])
+        .arg(&synth)
+        .output()
+        .expect("run tally");
+    ok(&made);
+    let png = std::fs::read_dir(&synth).expect("images").next().expect("one image").expect("entry").path();
+    let img = tally::fingerprint::image::GrayImage::decode(&std::fs::read(&png).expect("read png"), None)
+        .expect("decode the synthetic image");
+    let raw = dir.path().join("frame.raw");
+    std::fs::write(&raw, &img.pixels).expect("write raw frame");
+    let (png_s, raw_s) = (png.display().to_string(), raw.display().to_string());
+    let size = format!("{}x{}", img.width, img.height);
+
+    // The same pixels as a raw frame give the same minutiae as the PNG.
+    let minutiae = |summary: &str| summary.lines().next().unwrap_or_default().to_string();
+    let from_png = ok(&fingerprint(&["extract", &png_s], ""));
+    let from_raw = ok(&fingerprint(&["extract", &raw_s, "--raw", &size], ""));
+    assert_eq!(minutiae(&from_raw), minutiae(&from_png), "{from_raw}\n{from_png}");
+    assert!(from_raw.contains(&format!("size: {}×{}", img.width, img.height)), "{from_raw}");
+
+    // Said to be 1000 dpi, it is halved to 500 dpi before extraction.
+    let halved = ok(&fingerprint(&["extract", &raw_s, "--raw", &size, "--dpi", "1000"], ""));
+    assert!(halved.contains(&format!("size: {}×{}", img.width / 2, img.height / 2)), "{halved}");
+
+    // A frame of another size, a malformed size, a resolution out of range: refused, saying why.
+    let wrong = fingerprint(&["extract", &raw_s, "--raw", &format!("{}x{}", img.width + 1, img.height)], "");
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(!wrong.status.success() && err.contains("needs") && err.contains("bytes"), "{err}");
+    let malformed = fingerprint(&["extract", &raw_s, "--raw", "384by290"], "");
+    let err = String::from_utf8_lossy(&malformed.stderr);
+    assert!(!malformed.status.success() && err.contains("WIDTHxHEIGHT"), "{err}");
+    let far = fingerprint(&["extract", &raw_s, "--raw", &size, "--dpi", "100"], "");
+    assert!(!far.status.success(), "100 dpi was accepted");
+    assert!(!String::from_utf8_lossy(&far.stderr).contains("panicked"));
+}
