@@ -59,3 +59,29 @@ fn export_reader_and_verifier_survive_mutated_exports() {
         let _ = tally::ledger::note::open_checkpoint(&text, &[]);
     }
 }
+
+#[test]
+fn image_decoding_and_extraction_survive_mutated_images_and_raw_frames() {
+    use tally::fingerprint::synth::{ImpressionSettings, Master};
+    let img = Master::generate(11, 0).impression(0, &ImpressionSettings::default());
+    let mut pgm = format!("P5\n{} {}\n255\n", img.width, img.height).into_bytes();
+    pgm.extend_from_slice(&img.pixels);
+    // The untouched image extracts through the fuzz body's own path.
+    let decoded = tally::fingerprint::image::GrayImage::decode(&pgm, None).expect("the PGM decodes");
+    tally::fingerprint::extract::extract(&decoded).expect("the synthetic image extracts");
+    // As a raw frame: two bytes of width, one of resolution (index 36: 250 + 36 × 7 = 502 dpi).
+    let mut raw = (img.width as u16).to_le_bytes().to_vec();
+    raw.push(36);
+    raw.extend_from_slice(&img.pixels);
+    let seed = std::env::var("FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x1a6e);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    println!("FUZZ_SEED={seed}");
+    for round in 0..24 {
+        let mut bytes = if round % 2 == 0 { pgm.clone() } else { raw.clone() };
+        // Header bytes matter most: mutate near the start more often than in the pixels.
+        let keep = bytes.split_off(bytes.len().min(if round % 3 == 0 { bytes.len() } else { 24 }));
+        crate::util::mutate(&mut rng, b"P5 0123456789\n\xff\x00", &mut bytes);
+        bytes.extend_from_slice(&keep);
+        tally::fingerprint::extract::fuzz_body(&bytes);
+    }
+}

@@ -164,3 +164,32 @@ fn median_period(periods: &frequency::PeriodMap, blocks: &raster::Grid<bool>) ->
     v.sort_by(f32::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(9.0)
 }
+
+/// Largest image (pixels, after rescaling) the fuzz body extracts, so that each run stays short.
+const FUZZ_MAX_PIXELS: usize = 160_000;
+
+/// The fuzz target `image_file`'s body: `data` as an image file, and as a raw frame (two bytes of
+/// width, one of resolution, then pixels row after row, the last partial row dropped). Decoding,
+/// rescaling and extracting must return without panicking; extraction is tried on images of at most
+/// `FUZZ_MAX_PIXELS` after rescaling.
+#[doc(hidden)]
+pub fn fuzz_body(data: &[u8]) {
+    let extract_small = |img: &GrayImage| {
+        let img = img.to_500dpi();
+        if img.pixels.len() <= FUZZ_MAX_PIXELS {
+            let _ = extract(&img);
+        }
+    };
+    if let Ok(img) = GrayImage::decode(data, None) {
+        extract_small(&img);
+    }
+    if let [w0, w1, dpi, pixels @ ..] = data {
+        let width = usize::from(u16::from_le_bytes([*w0, *w1])).max(1);
+        let height = pixels.len() / width;
+        let dpi = 250 + u32::from(*dpi) * 7;
+        let frame = pixels[..width * height].to_vec();
+        if let Ok(img) = GrayImage::from_raw(frame, width as u32, height as u32, dpi) {
+            extract_small(&img);
+        }
+    }
+}
