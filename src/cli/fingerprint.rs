@@ -72,7 +72,7 @@ pub enum Format {
 pub fn run(cmd: FingerprintCommand) -> anyhow::Result<()> {
     match cmd {
         FingerprintCommand::Extract { image, out, format, raw, dpi } => {
-            extract_cmd(&image, Source { raw, dpi }, out.as_deref(), format)
+            extract_cmd(&image, raw, dpi, out.as_deref(), format)
         }
         FingerprintCommand::Compare { a, b } => {
             let (ta, tb) = (load(&a)?, load(&b)?);
@@ -90,22 +90,28 @@ pub fn run(cmd: FingerprintCommand) -> anyhow::Result<()> {
 // Loading
 // -------------------------------------------------------------------------------------------------
 
-/// The template in `bytes`: a minutiae record, a tally template, or an image to extract.
-pub(super) fn template_from_bytes(bytes: &[u8]) -> anyhow::Result<Template> {
+/// The template in `bytes`: a minutiae record, a tally template, or an image to extract (at `dpi` when
+/// the file does not record its resolution).
+pub(super) fn template_from_bytes(bytes: &[u8], dpi: Option<u32>) -> anyhow::Result<Template> {
     if bytes.starts_with(b"FMR\0") {
         Ok(iso::parse_record(bytes)?)
     } else if bytes.starts_with(&template::MAGIC) {
         Ok(Template::from_bytes(bytes)?)
     } else {
-        let img = GrayImage::decode(bytes, None)?.to_500dpi();
+        let img = GrayImage::decode(bytes, dpi)?.to_500dpi();
         Ok(extract::extract(&img)?)
     }
 }
 
 /// Reads and decodes (or extracts) the file at `path`.
 pub(super) fn load(path: &Path) -> anyhow::Result<Template> {
+    load_at(path, None)
+}
+
+/// [`load`], with the resolution of an image that does not record its own.
+fn load_at(path: &Path, dpi: Option<u32>) -> anyhow::Result<Template> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    template_from_bytes(&bytes).with_context(|| format!("{} is not a usable image or template", path.display()))
+    template_from_bytes(&bytes, dpi).with_context(|| format!("{} is not a usable image or template", path.display()))
 }
 
 /// `f` over `items` on every core, results in the items' order; `tick` after each item.
@@ -121,15 +127,6 @@ pub(super) fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync,
 // Commands
 // -------------------------------------------------------------------------------------------------
 
-/// How `extract` reads its input beyond what the file says of itself.
-#[derive(Debug, Clone, Copy)]
-struct Source {
-    /// A raw frame of this width and height.
-    raw: Option<(u32, u32)>,
-    /// The resolution, when the file does not record one.
-    dpi: Option<u32>,
-}
-
 /// `WIDTHxHEIGHT`, both positive.
 fn parse_frame_size(text: &str) -> Result<(u32, u32), String> {
     let bad = || format!("{text:?} is not WIDTHxHEIGHT (for example 384x290)");
@@ -140,17 +137,20 @@ fn parse_frame_size(text: &str) -> Result<(u32, u32), String> {
     }
 }
 
-fn extract_cmd(image: &Path, source: Source, out: Option<&Path>, format: Format) -> anyhow::Result<()> {
+fn extract_cmd(
+    image: &Path,
+    raw: Option<(u32, u32)>,
+    dpi: Option<u32>,
+    out: Option<&Path>,
+    format: Format,
+) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let t = match source {
-        Source { raw: None, dpi: None } => load(image)?,
-        Source { raw, dpi } => {
+    let t = match raw {
+        None => load_at(image, dpi)?,
+        Some((w, h)) => {
             let bytes = std::fs::read(image).with_context(|| format!("reading {}", image.display()))?;
-            let img = match raw {
-                Some((w, h)) => GrayImage::from_raw(bytes, w, h, dpi.unwrap_or(DEFAULT_DPI)),
-                None => GrayImage::decode(&bytes, dpi),
-            }
-            .with_context(|| format!("{} is not a usable image", image.display()))?;
+            let img = GrayImage::from_raw(bytes, w, h, dpi.unwrap_or(DEFAULT_DPI))
+                .with_context(|| format!("{} is not a usable raw frame", image.display()))?;
             extract::extract(&img.to_500dpi()).with_context(|| format!("extracting {}", image.display()))?
         }
     };
